@@ -1,0 +1,256 @@
+/*
+ * NAME
+ *	daemon_serve - posthaste serve
+ * DESCRIPTION
+ *	Start-up order: parse flags, read the config file, apply flags over
+ *	it, check; create the data directory; bind every listener and load
+ *	TLS keys (as root when started as root); drop privileges; open the
+ *	store and spool; run the loop. SIGTERM and SIGINT stop accepting,
+ *	let the pending group commit finish, and exit 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "daemon/daemon_int.h"
+#include "http/http.h"
+#include "queue/queue.h"
+#include "smtpd/smtpd.h"
+#include "store/store.h"
+#include "tls/tls.h"
+
+#define SERVE_STORE_FILE "posthaste.db"
+
+/* Command-line flags and the config keys they set. */
+static const struct {
+	const char *flag, *key;
+} serve_flags[] = {
+	{"--data-dir", "data_dir"},   {"--smtp", "smtp_listen"}, {"--smtps", "smtps_listen"},
+	{"--http", "http_listen"},    {"--dns", "dns"},          {"--mx-port", "mx_port"},
+	{"--hostname", "hostname"},   {"--log-level", "log_level"},
+	{"--log-file", "log_file"},
+};
+
+struct serve {
+	struct daemon_config cfg;
+	struct event_base *base;
+	struct event *sigterm, *sigint;
+	struct http_server *http;
+	struct smtpd_server *smtpd;
+	struct queue *queue;
+	struct store *store;
+	struct tls_ctx *tls;
+	int smtp_fd, smtps_fd, http_fd;
+};
+
+static void
+serve_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *s = arg;
+
+	log_info("daemon stop signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	if (s->smtpd)
+		smtpd_server_stop(s->smtpd);
+	event_base_loopexit(s->base, NULL);
+}
+
+static void
+serve_usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "posthaste: %s '%s' (try posthaste --help)\n", msg, arg);
+	exit(2);
+}
+
+/* Parse argv into cfg: -c FILE first, then flags over it. */
+static void
+serve_parse_args(struct daemon_config *cfg, int argc, char **argv)
+{
+	const char *conf = NULL;
+	char err[600];
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc)
+				serve_usage_error("missing file after", argv[i]);
+			conf = argv[++i];
+		}
+	if (conf && daemon_config_load(cfg, conf, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *key = NULL;
+		size_t k, n;
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		for (k = 0; k < PH_ARRAY_LEN(serve_flags); k++) {
+			n = strlen(serve_flags[k].flag);
+			if (strncmp(a, serve_flags[k].flag, n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+				key = serve_flags[k].key;
+				if (a[n] == '=')
+					val = a + n + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					serve_usage_error("missing value after", a);
+				break;
+			}
+		}
+		if (key == NULL)
+			serve_usage_error("unknown option", a);
+		if (daemon_config_set(cfg, key, val, err, sizeof(err)) < 0)
+			fatal("%s: %s", a, err);
+	}
+	if (daemon_config_check(cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
+}
+
+/* Create the data directory and hand it to the run user. */
+static void
+serve_prepare_data_dir(struct serve *s, unsigned uid, unsigned gid, int chown_it)
+{
+	const char *d = s->cfg.data_dir;
+	const char *subs[] = {"spool", "spool/corrupt"};
+	char path[4096];
+
+	if (mkdir(d, 0750) < 0 && errno != EEXIST)
+		fatal("cannot create data directory %s: %s", d, strerror(errno));
+	for (size_t i = 0; i < PH_ARRAY_LEN(subs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", d, subs[i]);
+		if (mkdir(path, 0750) < 0 && errno != EEXIST)
+			fatal("cannot create %s: %s", path, strerror(errno));
+	}
+	if (chown_it && daemon_chown_tree(d, uid, gid) < 0)
+		fatal("cannot give %s to uid %u: %s", d, uid, strerror(errno));
+}
+
+int
+daemon_serve_main(int argc, char **argv)
+{
+	struct serve s;
+	struct smtpd_config sc;
+	enum log_level lvl;
+	char who[64], err[600], *path;
+	unsigned uid = 0, gid = 0;
+	int as_root = geteuid() == 0;
+	FILE *logfp = NULL;
+
+	memset(&s, 0, sizeof(s));
+	s.smtp_fd = s.smtps_fd = s.http_fd = -1;
+	daemon_config_defaults(&s.cfg);
+	serve_parse_args(&s.cfg, argc, argv);
+	if (log_level_parse(s.cfg.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	if (s.cfg.log_file) {
+		if ((logfp = fopen(s.cfg.log_file, "a")) == NULL)
+			fatal("cannot open log_file %s: %s", s.cfg.log_file, strerror(errno));
+		setvbuf(logfp, NULL, _IOLBF, 0);
+		log_set_stream(logfp);
+	}
+	if (s.cfg.hostname == NULL) {
+		char h[256];
+
+		if (gethostname(h, sizeof(h)) < 0)
+			snprintf(h, sizeof(h), "localhost");
+		h[sizeof(h) - 1] = '\0';
+		s.cfg.hostname = xstrdup(h);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
+
+	if (as_root) {
+		if (priv_lookup(s.cfg.run_user, &uid, &gid) < 0) {
+			if (priv_lookup("nobody", &uid, &gid) < 0)
+				fatal("run_user %s does not exist, nor does nobody", s.cfg.run_user);
+			log_warn("daemon run_user=%s missing; using nobody (scripts/deps creates it)",
+				 s.cfg.run_user);
+			free(s.cfg.run_user);
+			s.cfg.run_user = xstrdup("nobody");
+		}
+	}
+	serve_prepare_data_dir(&s, uid, gid, as_root);
+
+	/* Listeners and keys, still privileged. */
+	s.smtp_fd = daemon_listen("SMTP", s.cfg.smtp_listen);
+	if (s.cfg.smtps_listen)
+		s.smtps_fd = daemon_listen("SMTPS", s.cfg.smtps_listen);
+	s.http_fd = daemon_listen("HTTP", s.cfg.http_listen);
+	s.tls = tls_ctx_new_server(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.data_dir,
+				   s.cfg.hostname, as_root ? uid : (unsigned)-1, gid, err,
+				   sizeof(err));
+	if (s.tls == NULL)
+		fatal("%s", err);
+
+	if (as_root) {
+		if (priv_drop(s.cfg.run_user, NULL, who, sizeof(who)) < 0)
+			fatal("cannot drop privileges to %s", s.cfg.run_user);
+		log_info("daemon privileges dropped user=%s", who);
+	}
+
+	path = xasprintf("%s/%s", s.cfg.data_dir, SERVE_STORE_FILE);
+	if (store_open(path, &s.store, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	free(path);
+
+	s.base = event_base_new();
+	if (s.base == NULL || event_base_priority_init(s.base, QUEUE_PRIORITIES) < 0)
+		fatal("cannot create the event loop");
+	s.queue = queue_new(s.base, s.store, s.cfg.data_dir, err, sizeof(err));
+	if (s.queue == NULL)
+		fatal("%s", err);
+
+	smtpd_config_defaults(&sc);
+	sc.hostname = s.cfg.hostname;
+	sc.max_message_size = s.cfg.smtp_max_message_size;
+	sc.max_recipients = (unsigned)s.cfg.smtp_max_recipients;
+	sc.max_line = (size_t)s.cfg.smtp_max_line;
+	sc.max_connections = (unsigned)s.cfg.smtp_max_connections;
+	sc.max_per_ip = (unsigned)s.cfg.smtp_max_per_ip;
+	sc.max_errors = (unsigned)s.cfg.smtp_max_errors;
+	sc.idle_timeout_ms = s.cfg.smtp_idle_timeout_ms;
+	sc.preauth_idle_timeout_ms = s.cfg.smtp_preauth_idle_timeout_ms;
+	sc.session_timeout_ms = s.cfg.smtp_session_timeout_ms;
+	sc.auth_plaintext_loopback = s.cfg.smtp_auth_plaintext_loopback;
+	s.smtpd = smtpd_server_new(s.base, &sc, s.tls, s.store, s.queue);
+	smtpd_server_listen(s.smtpd, s.smtp_fd, 0);
+	if (s.smtps_fd >= 0)
+		smtpd_server_listen(s.smtpd, s.smtps_fd, 1);
+
+	s.http = http_server_new(s.base, s.http_fd);
+	http_server_set_store(s.http, s.store);
+
+	s.sigterm = evsignal_new(s.base, SIGTERM, serve_stop, &s);
+	s.sigint = evsignal_new(s.base, SIGINT, serve_stop, &s);
+	event_add(s.sigterm, NULL);
+	event_add(s.sigint, NULL);
+
+	log_info("daemon start version=%s smtp=%s%s%s http=%s data_dir=%s hostname=%s", PH_VERSION,
+		 s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
+		 s.cfg.smtps_listen ? s.cfg.smtps_listen : "", s.cfg.http_listen, s.cfg.data_dir,
+		 s.cfg.hostname);
+	event_base_dispatch(s.base);
+
+	/* Orderly shutdown: finish what was accepted, then release. */
+	queue_flush(s.queue);
+	smtpd_server_free(s.smtpd);
+	http_server_free(s.http);
+	queue_free(s.queue);
+	event_free(s.sigterm);
+	event_free(s.sigint);
+	event_base_free(s.base);
+	store_close(s.store);
+	tls_ctx_free(s.tls);
+	daemon_config_free(&s.cfg);
+	log_info("daemon stopped");
+	if (logfp)
+		fclose(logfp);
+	return 0;
+}

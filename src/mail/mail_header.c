@@ -1,0 +1,61 @@
+/*
+ * NAME
+ *	mail_header - find a header field in a message (RFC 5322 2.2)
+ */
+#include <strings.h>
+#include <string.h>
+
+#include "mail/mail.h"
+
+int
+mail_header_get(const char *msg, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name), i = 0;
+
+	if (outlen == 0)
+		return 0;
+	out[0] = '\0';
+	while (i < len) {
+		const char *line = msg + i, *eol = memchr(line, '\n', len - i);
+		size_t ll = eol ? (size_t)(eol - line) + 1 : len - i;
+
+		/* An empty line ends the header section. */
+		if (ll <= 2 && (line[0] == '\r' || line[0] == '\n'))
+			return 0;
+		if (ll > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			size_t o = 0, j = i + nl + 1;
+			int leading = 1;
+
+			/* Unfold: CRLF followed by WSP continues the value. */
+			while (j < len) {
+				char c = msg[j];
+
+				if (c == '\r' || c == '\n') {
+					size_t k = j;
+
+					while (k < len && (msg[k] == '\r' || msg[k] == '\n'))
+						k++;
+					if (k < len && (msg[k] == ' ' || msg[k] == '\t')) {
+						j = k;
+						continue;
+					}
+					break;
+				}
+				if (leading && (c == ' ' || c == '\t')) {
+					j++;
+					continue;
+				}
+				leading = 0;
+				if (o + 1 < outlen)
+					out[o++] = c;
+				j++;
+			}
+			while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+				o--;
+			out[o] = '\0';
+			return 1;
+		}
+		i += ll;
+	}
+	return 0;
+}

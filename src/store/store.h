@@ -1,0 +1,117 @@
+/*
+ * NAME
+ *	store - accounts, messages, recipients and events
+ * DESCRIPTION
+ *	The one interface the rest of posthaste uses for durable metadata.
+ *	store_sqlite.c implements it on SQLite in WAL mode with
+ *	synchronous=FULL: a call that returns 0 after a write has been
+ *	committed and fsynced. Message bodies are not here: they live in
+ *	the spool (queue module); a message row names its spool record.
+ *
+ *	Secrets: API keys and SMTP passwords are stored only as yescrypt
+ *	hashes (libxcrypt); the clear values exist only in the output of
+ *	store_account_create().
+ *
+ *	Not thread safe: each thread opens its own handle.
+ */
+#ifndef PH_STORE_H
+#define PH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lib.h"
+
+struct store;
+
+#define STORE_NAME_MAX 64
+#define STORE_TRUST_MAX 32 /* trusted networks per account */
+
+struct store_account_secrets {
+	int64_t account_id;
+	char api_key[64];
+	char smtp_username[96];
+	char smtp_password[40];
+};
+
+/* A trusted source network: the account it submits for. */
+struct store_trust {
+	int64_t account_id;
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+	char text[64];
+};
+
+/* What one accepted message puts into the store (one transaction for a
+ * batch of them: group commit). */
+struct store_msg {
+	char public_id[32];
+	int64_t account_id;
+	const char *mail_from;
+	const char *message_id_hdr; /* may be NULL */
+	const char *subject;        /* may be NULL */
+	uint64_t size;
+	uint32_t spool_seg;
+	uint64_t spool_off, spool_len;
+	int64_t received_ms;
+	const char *client_ip;
+	const char *helo;
+	const char *auth_user; /* NULL when trusted by network */
+	const char *tls_version, *tls_cipher; /* NULL without TLS */
+	const char *source; /* "smtp" or "api" */
+	size_t nrcpt;
+	char **rcpts;
+};
+
+/* A queued (unfinished) recipient, as the queue listing sees it. */
+struct store_queued {
+	char public_id[32];
+	int64_t recipient_id;
+	const char *mail_from;
+	const char *rcpt;
+	const char *status;
+	int attempts;
+	int64_t received_ms, next_attempt_ms;
+	uint32_t spool_seg;
+	uint64_t spool_off, spool_len;
+};
+
+int store_open(const char *path, struct store **out, char *err, size_t errlen) PH_WUR;
+void store_close(struct store *st);
+
+/* Account management */
+int store_account_create(struct store *st, const char *name, const char *const *trust,
+			 size_t ntrust, struct store_account_secrets *out, char *err,
+			 size_t errlen) PH_WUR;
+/* Check an SMTP username/password; 0 and the account id when they match. */
+int store_auth_smtp(struct store *st, const char *user, const char *password,
+		    int64_t *account_id) PH_WUR;
+/* Check an API key; 0 and the account id when it matches. */
+int store_auth_api_key(struct store *st, const char *key, int64_t *account_id) PH_WUR;
+/* All trusted networks. Returns the count (<= max) or -1. */
+int store_trust_list(struct store *st, struct store_trust *out, size_t max) PH_WUR;
+/* Changes whenever another connection committed (PRAGMA data_version). */
+int64_t store_data_version(struct store *st);
+/* Parse "192.0.2.0/24" or "2001:db8::/32" (a bare address is /32, /128). */
+int store_parse_cidr(const char *s, struct store_trust *out) PH_WUR;
+int store_trust_match(const struct store_trust *t, int family, const void *addr);
+
+/* Group commit: insert the batch's messages, recipients and their
+ * "received" events in one transaction. */
+int store_insert_messages(struct store *st, struct store_msg *msgs, size_t n) PH_WUR;
+
+/* Walk unfinished recipients, oldest first; cb returns non-zero to stop. */
+typedef int (*store_queued_fn)(void *arg, const struct store_queued *q);
+int store_queued_walk(struct store *st, store_queued_fn cb, void *arg) PH_WUR;
+/* Count of unfinished recipients (queued or deferred). */
+int64_t store_queued_count(struct store *st);
+
+/* Mark every unfinished recipient of a message whose spool record is
+ * unusable; records a "bounced" event with the reason. */
+int store_message_spool_lost(struct store *st, const char *public_id, const char *why) PH_WUR;
+
+/* Make a new public message id: 12 hex digits of ms time, 8 random. */
+void store_new_public_id(char out[32]);
+
+#endif
