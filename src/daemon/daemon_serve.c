@@ -195,6 +195,10 @@ daemon_serve_main(int argc, char **argv)
 		log_info("daemon privileges dropped user=%s", who);
 	}
 
+	if (access(s.cfg.data_dir, R_OK | W_OK | X_OK) < 0)
+		fatal("data directory %s is not usable by %s: %s (check its parent directories' "
+		      "permissions)",
+		      s.cfg.data_dir, as_root ? s.cfg.run_user : "this user", strerror(errno));
 	path = xasprintf("%s/%s", s.cfg.data_dir, SERVE_STORE_FILE);
 	if (store_open(path, &s.store, err, sizeof(err)) < 0)
 		fatal("%s", err);
