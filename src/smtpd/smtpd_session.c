@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -511,11 +512,13 @@ session_process(struct smtpd_session *s)
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > max + 2) {
-				/* Too long: drop it and what follows until the LF. */
+				/* Too long: drop it and what follows until the LF,
+				 * answering once. */
 				evbuffer_drain(in, evbuffer_get_length(in));
-				s->discard_line = 1;
-				if (session_error(s, "500 5.5.2 Error: line too long") < 0)
-					return;
+				if (!s->discard_line) {
+					s->discard_line = 1;
+					session_error(s, "500 5.5.2 Error: line too long");
+				}
 			}
 			return;
 		}
@@ -656,6 +659,8 @@ session_free(struct smtpd_session *s)
 	if (s->life_timer)
 		event_free(s->life_timer);
 	bufferevent_free(s->bev);
+	if (!s->tls)
+		close(s->fd); /* the plain bufferevent does not own it (STARTTLS) */
 	txn_reset(s);
 	free(s->helo);
 	free(s->auth_user);
