@@ -41,7 +41,7 @@ unit:
 	cd $(B) && ctest --output-on-failure
 
 integration:
-	cd tests/integration && POSTHASTE_BIN=$(CURDIR)/$(B)/posthaste \
+	cd tests/integration && POSTHASTE_REQUIRE_BIN=1 POSTHASTE_BIN=$(CURDIR)/$(B)/posthaste \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
