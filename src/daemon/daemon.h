@@ -14,6 +14,8 @@
 
 #include "lib/lib.h"
 
+#define DAEMON_ROUTES_MAX 64
+
 struct daemon_config {
 	char *data_dir;
 	char *smtp_listen;  /* ADDR:PORT, STARTTLS-capable */
@@ -37,6 +39,21 @@ struct daemon_config {
 	int64_t smtp_preauth_idle_timeout_ms;
 	int64_t smtp_session_timeout_ms;
 	int smtp_auth_plaintext_loopback;
+	/* delivery (mta.h has their meaning) */
+	uint64_t mta_concurrency;
+	uint64_t mta_max_rcpts;
+	int64_t mta_connect_timeout_ms;
+	int64_t mta_command_timeout_ms;
+	int64_t mta_data_timeout_ms;
+	int64_t mta_idle_reuse_ms;
+	char *mta_retry_schedule;
+	int64_t mta_greylist_retry_ms;
+	int64_t mta_max_lifetime_ms;
+	char *tls_ca_file;
+	int mta_hold;
+	/* route.DOMAIN = HOST:PORT, in the order given */
+	char *routes[DAEMON_ROUTES_MAX][2];
+	unsigned nroutes;
 };
 
 void daemon_config_defaults(struct daemon_config *c);
@@ -49,8 +66,6 @@ int daemon_config_load(struct daemon_config *c, const char *path, char *err,
 int daemon_config_check(const struct daemon_config *c, char *err, size_t errlen) PH_WUR;
 void daemon_config_free(struct daemon_config *c);
 
-/* Split "ADDR:PORT" / "[V6]:PORT" into host and port (1..65535). */
-int daemon_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port) PH_WUR;
 
 int daemon_serve_main(int argc, char **argv);
 

@@ -49,6 +49,17 @@ static const struct cfg_key cfg_keys[] = {
 	 3600000},
 	{"smtp_session_timeout", CFG_DURATION, OFF(smtp_session_timeout_ms), 1000, 86400000},
 	{"smtp_auth_plaintext_loopback", CFG_BOOL, OFF(smtp_auth_plaintext_loopback), 0, 1},
+	{"mta_concurrency", CFG_UINT, OFF(mta_concurrency), 1, 1000},
+	{"mta_max_rcpts", CFG_UINT, OFF(mta_max_rcpts), 1, 1000},
+	{"mta_connect_timeout", CFG_DURATION, OFF(mta_connect_timeout_ms), 100, 600000},
+	{"mta_command_timeout", CFG_DURATION, OFF(mta_command_timeout_ms), 100, 3600000},
+	{"mta_data_timeout", CFG_DURATION, OFF(mta_data_timeout_ms), 100, 3600000},
+	{"mta_idle_reuse", CFG_DURATION, OFF(mta_idle_reuse_ms), 0, 3600000},
+	{"mta_retry_schedule", CFG_STR, OFF(mta_retry_schedule), 0, 0},
+	{"mta_greylist_retry", CFG_DURATION, OFF(mta_greylist_retry_ms), 100, 86400000},
+	{"mta_max_lifetime", CFG_DURATION, OFF(mta_max_lifetime_ms), 1000, 60LL * 86400000},
+	{"tls_ca_file", CFG_STR, OFF(tls_ca_file), 0, 0},
+	{"mta_hold", CFG_BOOL, OFF(mta_hold), 0, 1},
 };
 
 void
@@ -71,6 +82,15 @@ daemon_config_defaults(struct daemon_config *c)
 	c->smtp_preauth_idle_timeout_ms = 60000;
 	c->smtp_session_timeout_ms = 3600000;
 	c->smtp_auth_plaintext_loopback = 0;
+	c->mta_concurrency = 20;
+	c->mta_max_rcpts = 50;
+	c->mta_connect_timeout_ms = 30000;
+	c->mta_command_timeout_ms = 300000;
+	c->mta_data_timeout_ms = 600000;
+	c->mta_idle_reuse_ms = 5000;
+	c->mta_retry_schedule = xstrdup("5m,10m,20m,40m,80m,160m,4h");
+	c->mta_greylist_retry_ms = 120000;
+	c->mta_max_lifetime_ms = 5LL * 86400000;
 }
 
 void
@@ -83,35 +103,11 @@ daemon_config_free(struct daemon_config *c)
 			free(*p);
 			*p = NULL;
 		}
-}
-
-int
-daemon_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	uint64_t p;
-
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - s);
+	for (unsigned i = 0; i < c->nroutes; i++) {
+		free(c->routes[i][0]);
+		free(c->routes[i][1]);
 	}
-	if (hl == 0 || hl >= hostlen || parse_uint(colon + 1, 1, 65535, &p) < 0)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
-	return 0;
+	c->nroutes = 0;
 }
 
 int
@@ -125,6 +121,21 @@ daemon_config_set(struct daemon_config *c, const char *key, const char *value, c
 	uint64_t u;
 	int64_t ms;
 
+	if (strncmp(key, "route.", 6) == 0) {
+		/* route.DOMAIN = HOST:PORT ("route.*" for every domain) */
+		if (key[6] == '\0' || parse_hostport(value, host, sizeof(host), &port) < 0) {
+			snprintf(err, errlen, "bad value for %s: '%s' (want HOST:PORT)", key, value);
+			return -1;
+		}
+		if (c->nroutes >= DAEMON_ROUTES_MAX) {
+			snprintf(err, errlen, "too many routes (at most %d)", DAEMON_ROUTES_MAX);
+			return -1;
+		}
+		c->routes[c->nroutes][0] = xstrdup(key + 6);
+		c->routes[c->nroutes][1] = xstrdup(value);
+		c->nroutes++;
+		return 0;
+	}
 	for (size_t i = 0; i < PH_ARRAY_LEN(cfg_keys); i++)
 		if (strcmp(cfg_keys[i].name, key) == 0)
 			k = &cfg_keys[i];
@@ -135,7 +146,7 @@ daemon_config_set(struct daemon_config *c, const char *key, const char *value, c
 	field = (char *)c + k->off;
 	switch (k->type) {
 	case CFG_HOSTPORT:
-		if (daemon_parse_hostport(value, host, sizeof(host), &port) < 0) {
+		if (parse_hostport(value, host, sizeof(host), &port) < 0) {
 			snprintf(err, errlen,
 				 "bad value for %s: '%s' (want ADDR:PORT with a port 1-65535)",
 				 key, value);

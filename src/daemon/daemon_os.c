@@ -27,7 +27,7 @@ daemon_listen(const char *what, const char *hostport)
 	uint16_t port;
 	int fd, one = 1, rc;
 
-	if (daemon_parse_hostport(hostport, host, sizeof(host), &port) < 0)
+	if (parse_hostport(hostport, host, sizeof(host), &port) < 0)
 		fatal("bad %s address '%s' (want ADDR:PORT with a port 1-65535)", what, hostport);
 	snprintf(port_s, sizeof(port_s), "%u", port);
 	memset(&hints, 0, sizeof(hints));

@@ -18,7 +18,9 @@
 #include <event2/thread.h>
 
 #include "daemon/daemon_int.h"
+#include "dns/dns.h"
 #include "http/http.h"
+#include "mta/mta.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "store/store.h"
@@ -44,7 +46,9 @@ struct serve {
 	struct smtpd_server *smtpd;
 	struct queue *queue;
 	struct store *store;
-	struct tls_ctx *tls;
+	struct tls_ctx *tls, *tls_out;
+	struct dns *dns;
+	struct mta *mta;
 	int smtp_fd, smtps_fd, http_fd;
 };
 
@@ -112,6 +116,32 @@ serve_parse_args(struct daemon_config *cfg, int argc, char **argv)
 		fatal("%s", err);
 }
 
+/* The delivery engine's settings from the daemon's. */
+static void
+serve_mta_config(const struct daemon_config *c, struct mta_config *mc)
+{
+	mta_config_defaults(mc);
+	mc->hostname = c->hostname;
+	mc->mx_port = (uint16_t)c->mx_port;
+	mc->dest_concurrency = (unsigned)c->mta_concurrency;
+	mc->max_rcpts_per_txn = (unsigned)c->mta_max_rcpts;
+	mc->connect_timeout_ms = c->mta_connect_timeout_ms;
+	mc->command_timeout_ms = c->mta_command_timeout_ms;
+	mc->data_timeout_ms = c->mta_data_timeout_ms;
+	mc->idle_reuse_ms = c->mta_idle_reuse_ms;
+	mc->greylist_retry_ms = c->mta_greylist_retry_ms;
+	mc->max_lifetime_ms = c->mta_max_lifetime_ms;
+	mc->tls_ca_file = c->tls_ca_file;
+	mc->hold = c->mta_hold;
+	if (mta_config_retry(mc, c->mta_retry_schedule) < 0)
+		fatal("bad value for mta_retry_schedule: '%s' (want durations separated by commas, "
+		      "at most %d)",
+		      c->mta_retry_schedule, MTA_RETRY_MAX);
+	for (unsigned i = 0; i < c->nroutes; i++)
+		if (mta_config_route(mc, c->routes[i][0], c->routes[i][1]) < 0)
+			fatal("bad route.%s = %s", c->routes[i][0], c->routes[i][1]);
+}
+
 /* Create the data directory and hand it to the run user. */
 static void
 serve_prepare_data_dir(struct serve *s, unsigned uid, unsigned gid, int chown_it)
@@ -136,6 +166,7 @@ daemon_serve_main(int argc, char **argv)
 {
 	struct serve s;
 	struct smtpd_config sc;
+	struct mta_config mc;
 	enum log_level lvl;
 	char who[64], err[600], *path;
 	unsigned uid = 0, gid = 0;
@@ -188,6 +219,9 @@ daemon_serve_main(int argc, char **argv)
 				   sizeof(err));
 	if (s.tls == NULL)
 		fatal("%s", err);
+	s.tls_out = tls_ctx_new_client(s.cfg.tls_ca_file, err, sizeof(err));
+	if (s.tls_out == NULL)
+		fatal("%s", err);
 
 	if (as_root) {
 		if (priv_drop(s.cfg.run_user, NULL, who, sizeof(who)) < 0)
@@ -210,6 +244,16 @@ daemon_serve_main(int argc, char **argv)
 	s.queue = queue_new(s.base, s.store, s.cfg.data_dir, err, sizeof(err));
 	if (s.queue == NULL)
 		fatal("%s", err);
+
+	s.dns = dns_new(s.base, s.cfg.dns, err, sizeof(err));
+	if (s.dns == NULL)
+		fatal("%s", err);
+	serve_mta_config(&s.cfg, &mc);
+	s.mta = mta_new(s.base, &mc, s.store, s.queue, s.dns, s.tls_out);
+	if (mta_load(s.mta) < 0)
+		fatal("cannot load the queue from the store");
+	if (mc.hold)
+		log_warn("mta delivery on hold (mta_hold = yes): mail is accepted and queued only");
 
 	smtpd_config_defaults(&sc);
 	sc.hostname = s.cfg.hostname;
@@ -246,7 +290,9 @@ daemon_serve_main(int argc, char **argv)
 	queue_flush(s.queue);
 	smtpd_server_free(s.smtpd);
 	http_server_free(s.http);
+	mta_free(s.mta);
 	queue_free(s.queue);
+	dns_free(s.dns);
 	event_free(s.sigterm);
 	event_free(s.sigint);
 	event_base_free(s.base);

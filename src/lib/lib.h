@@ -119,6 +119,9 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) PH_WUR;
 /* Size with optional k/K, m/M, g/G suffix (powers of 1024). */
 int parse_size(const char *s, uint64_t *out) PH_WUR;
 
+/* Split "ADDR:PORT" / "[V6]:PORT" into host and port (1..65535). */
+int parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port) PH_WUR;
+
 /* --- random ------------------------------------------------------------ */
 void rand_bytes(void *p, size_t n);
 /* n random chars from [a-z0-9] (base36-ish), NUL-terminated; out has n+1 */

@@ -55,6 +55,13 @@ void queue_submit(struct queue *q, struct queue_msg *m);
 /* Detach a waiting caller (its session ended): done will not be called
  * for it, but the message is still committed. */
 void queue_forget(struct queue *q, void *arg);
+/* Called for every message once it is committed (the delivery side
+ * takes it from there); m->meta.rowid and rcpt_ids are set. */
+typedef void (*queue_committed_fn)(void *arg, const struct queue_msg *m);
+void queue_set_committed_hook(struct queue *q, queue_committed_fn fn, void *arg);
+/* Hand over a message made by posthaste itself (a DSN). */
+const char *queue_data_dir(const struct queue *q);
+
 /* Commit whatever is pending now. */
 void queue_flush(struct queue *q);
 void queue_free(struct queue *q);

@@ -24,6 +24,8 @@ struct queue {
 	size_t npending;
 	uint64_t pending_bytes;
 	struct queue_stats stats;
+	queue_committed_fn hook;
+	void *hook_arg;
 };
 
 struct queue_msg *
@@ -163,9 +165,14 @@ queue_commit_now(struct queue *q)
 	metas = xcalloc(n, sizeof(*metas));
 	ok = queue_write_batch(q, list, n) == 0;
 	if (ok) {
-		for (m = list; m; m = m->next)
+		for (m = list; m; m = m->next) {
+			m->meta.rcpt_ids = arena_alloc(&m->arena, m->meta.nrcpt * sizeof(int64_t));
 			metas[i++] = m->meta;
+		}
 		ok = store_insert_messages(q->store, metas, n) == 0;
+		i = 0;
+		for (m = list; ok && m; m = m->next)
+			m->meta.rowid = metas[i++].rowid;
 		if (!ok)
 			log_error("queue store commit failed batch=%zu", n);
 	}
@@ -180,6 +187,8 @@ queue_commit_now(struct queue *q)
 		}
 		if (m->done)
 			m->done(m->arg, ok, m->meta.public_id);
+		if (ok && q->hook)
+			q->hook(q->hook_arg, m);
 		queue_msg_free(m);
 	}
 	free(metas);
@@ -218,6 +227,19 @@ queue_submit(struct queue *q, struct queue_msg *m)
 		queue_commit_now(q);
 	else
 		event_active(q->commit_ev, 0, 0);
+}
+
+void
+queue_set_committed_hook(struct queue *q, queue_committed_fn fn, void *arg)
+{
+	q->hook = fn;
+	q->hook_arg = arg;
+}
+
+const char *
+queue_data_dir(const struct queue *q)
+{
+	return q->data_dir;
 }
 
 void

@@ -187,6 +187,7 @@ queue_spool_check(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len
 				 (unsigned long long)off);
 			goto out;
 		}
+		out->len = (size_t)len;
 		out->data[len] = '\0';
 		if (crc32c(0, out->data, (size_t)len) != get32(hdr + 16)) {
 			buf_reset(out);

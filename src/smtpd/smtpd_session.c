@@ -570,6 +570,7 @@ session_start_tls(struct smtpd_session *s)
 {
 	SSL *ssl = tls_ssl_new(s->srv->tls);
 
+	bufferevent_setfd(s->bev, -1); /* the socket moves to the TLS bufferevent */
 	bufferevent_free(s->bev);
 	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
 						BUFFEREVENT_SSL_ACCEPTING,
@@ -658,9 +659,14 @@ session_free(struct smtpd_session *s)
 	smtpd_auth_free(s);
 	if (s->life_timer)
 		event_free(s->life_timer);
+	if (!s->tls) {
+		/* The plain bufferevent does not own the socket (STARTTLS);
+		 * detach it before closing, so a later finalisation of the
+		 * bufferevent cannot touch a reused descriptor number. */
+		bufferevent_setfd(s->bev, -1);
+		close(s->fd);
+	}
 	bufferevent_free(s->bev);
-	if (!s->tls)
-		close(s->fd); /* the plain bufferevent does not own it (STARTTLS) */
 	txn_reset(s);
 	free(s->helo);
 	free(s->auth_user);

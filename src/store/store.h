@@ -62,11 +62,16 @@ struct store_msg {
 	const char *source; /* "smtp" or "api" */
 	size_t nrcpt;
 	char **rcpts;
+	/* filled in by store_insert_messages(): */
+	int64_t rowid;
+	int64_t *rcpt_ids; /* nrcpt entries, caller-allocated */
 };
 
 /* A queued (unfinished) recipient, as the queue listing sees it. */
 struct store_queued {
 	char public_id[32];
+	int64_t msg_rowid;
+	int64_t account_id;
 	int64_t recipient_id;
 	const char *mail_from;
 	const char *rcpt;
@@ -110,6 +115,26 @@ int64_t store_queued_count(struct store *st);
 /* Mark every unfinished recipient of a message whose spool record is
  * unusable; records a "bounced" event with the reason. */
 int store_message_spool_lost(struct store *st, const char *public_id, const char *why) PH_WUR;
+
+/* One delivery attempt's outcome for one recipient (a batch of them is
+ * written in one transaction). */
+struct store_attempt {
+	int64_t msg_rowid, rcpt_id;
+	const char *event;  /* delivered, deferred, bounced, expired, ... */
+	const char *status; /* the recipient's new status */
+	int attempts;
+	int64_t at_ms;
+	int64_t next_attempt_ms; /* 0 when final */
+	const char *data;        /* event data, JSON object */
+};
+struct store_transcript {
+	char public_id[32];
+	int64_t msg_rowid;
+	int64_t at_ms;
+	const char *text;
+};
+int store_record_attempts(struct store *st, const struct store_transcript *t, size_t nt,
+			  const struct store_attempt *a, size_t na) PH_WUR;
 
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);

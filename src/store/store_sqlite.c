@@ -38,6 +38,8 @@ enum {
 	Q_TRUST_LIST,
 	Q_QUEUED_WALK,
 	Q_QUEUED_COUNT,
+	Q_INS_TRANSCRIPT,
+	Q_UPD_RCPT,
 	Q_COUNT
 };
 
@@ -56,9 +58,14 @@ static const char *const store_sql[Q_COUNT] = {
 			 " ORDER BY id",
 	[Q_QUEUED_WALK] = "SELECT m.public_id, r.id, m.mail_from, r.rcpt, r.status, r.attempts,"
 			  " m.received_ms, r.next_attempt_ms, m.spool_seg, m.spool_off,"
-			  " m.spool_len FROM recipients r JOIN messages m ON m.id = r.message_id"
-			  " WHERE r.status IN ('queued','deferred') ORDER BY r.id",
+			  " m.spool_len, m.id, m.account_id FROM recipients r"
+			  " JOIN messages m ON m.id = r.message_id"
+			  " WHERE r.status IN ('queued','deferred') ORDER BY r.message_id, r.id",
 	[Q_QUEUED_COUNT] = "SELECT count(*) FROM recipients WHERE status IN ('queued','deferred')",
+	[Q_INS_TRANSCRIPT] = "INSERT INTO transcripts(public_id, message_id, at_ms, text)"
+			     " VALUES(?,?,?,?)",
+	[Q_UPD_RCPT] = "UPDATE recipients SET status = ?, attempts = ?, next_attempt_ms = ?,"
+		       " updated_ms = ? WHERE id = ?",
 };
 
 static const char store_schema[] =
@@ -87,6 +94,11 @@ static const char store_schema[] =
 	" message_id INTEGER NOT NULL, recipient_id INTEGER NOT NULL, type TEXT NOT NULL,"
 	" at_ms INTEGER NOT NULL, data TEXT);"
 	"CREATE INDEX IF NOT EXISTS events_recipient ON events(recipient_id, at_ms);"
+	"CREATE INDEX IF NOT EXISTS events_message ON events(message_id);"
+	"CREATE TABLE IF NOT EXISTS transcripts(id INTEGER PRIMARY KEY,"
+	" public_id TEXT NOT NULL UNIQUE, message_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+	" text TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS transcripts_message ON transcripts(message_id);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 struct store {
@@ -558,6 +570,7 @@ store_insert_one(struct store *st, struct store_msg *m)
 	if (!ok)
 		return -1;
 	mid = sqlite3_last_insert_rowid(st->db);
+	m->rowid = mid;
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		int64_t rid;
 
@@ -571,6 +584,8 @@ store_insert_one(struct store *st, struct store_msg *m)
 		if (!ok)
 			return -1;
 		rid = sqlite3_last_insert_rowid(st->db);
+		if (m->rcpt_ids)
+			m->rcpt_ids[i] = rid;
 		sqlite3_bind_int64(qe, 1, mid);
 		sqlite3_bind_int64(qe, 2, rid);
 		sqlite3_bind_text(qe, 3, "received", -1, SQLITE_STATIC);
@@ -623,6 +638,8 @@ store_queued_walk(struct store *st, store_queued_fn cb, void *arg)
 		e.spool_seg = (uint32_t)sqlite3_column_int64(q, 8);
 		e.spool_off = (uint64_t)sqlite3_column_int64(q, 9);
 		e.spool_len = (uint64_t)sqlite3_column_int64(q, 10);
+		e.msg_rowid = sqlite3_column_int64(q, 11);
+		e.account_id = sqlite3_column_int64(q, 12);
 		if (cb(arg, &e)) {
 			rc = SQLITE_DONE;
 			break;
@@ -687,4 +704,55 @@ store_message_spool_lost(struct store *st, const char *public_id, const char *wh
 out:
 	store_exec(st, rc == 0 ? "COMMIT" : "ROLLBACK");
 	return rc;
+}
+
+int
+store_record_attempts(struct store *st, const struct store_transcript *t, size_t nt,
+		      const struct store_attempt *a, size_t na)
+{
+	sqlite3_stmt *qt = st->q[Q_INS_TRANSCRIPT], *qe = st->q[Q_INS_EVENT],
+		     *qu = st->q[Q_UPD_RCPT];
+	int ok = 1;
+
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	for (size_t i = 0; ok && i < nt; i++) {
+		sqlite3_bind_text(qt, 1, t[i].public_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(qt, 2, t[i].msg_rowid);
+		sqlite3_bind_int64(qt, 3, t[i].at_ms);
+		sqlite3_bind_text(qt, 4, t[i].text, -1, SQLITE_STATIC);
+		ok = sqlite3_step(qt) == SQLITE_DONE;
+		sqlite3_reset(qt);
+	}
+	for (size_t i = 0; ok && i < na; i++) {
+		sqlite3_bind_int64(qe, 1, a[i].msg_rowid);
+		sqlite3_bind_int64(qe, 2, a[i].rcpt_id);
+		sqlite3_bind_text(qe, 3, a[i].event, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(qe, 4, a[i].at_ms);
+		sqlite3_bind_text(qe, 5, a[i].data, -1, SQLITE_STATIC);
+		ok = sqlite3_step(qe) == SQLITE_DONE;
+		sqlite3_reset(qe);
+		if (!ok)
+			break;
+		sqlite3_bind_text(qu, 1, a[i].status, -1, SQLITE_STATIC);
+		sqlite3_bind_int(qu, 2, a[i].attempts);
+		if (a[i].next_attempt_ms)
+			sqlite3_bind_int64(qu, 3, a[i].next_attempt_ms);
+		else
+			sqlite3_bind_null(qu, 3);
+		sqlite3_bind_int64(qu, 4, a[i].at_ms);
+		sqlite3_bind_int64(qu, 5, a[i].rcpt_id);
+		ok = sqlite3_step(qu) == SQLITE_DONE;
+		sqlite3_reset(qu);
+	}
+	if (!ok) {
+		log_error("store record attempts error=\"%s\"", sqlite3_errmsg(st->db));
+		store_exec(st, "ROLLBACK");
+		return -1;
+	}
+	if (store_exec(st, "COMMIT") < 0) {
+		store_exec(st, "ROLLBACK");
+		return -1;
+	}
+	return 0;
 }

@@ -21,6 +21,21 @@ struct tls_ctx *tls_ctx_new_server(const char *cert, const char *key, const char
 				   const char *hostname, unsigned uid, unsigned gid, char *err,
 				   size_t errlen);
 SSL *tls_ssl_new(struct tls_ctx *t);
+
+/* Outbound: opportunistic TLS (RFC 3207) whose certificate check is
+ * recorded, not enforced. ca_file adds trust anchors to the system's
+ * (tests use their own CA). */
+struct tls_ctx *tls_ctx_new_client(const char *ca_file, char *err, size_t errlen);
+/* A client SSL that checks the certificate against host (SNI too). */
+SSL *tls_client_ssl(struct tls_ctx *t, const char *host);
+struct tls_peer {
+	char version[16];
+	char cipher[64];
+	int verified;        /* chain and host name both check out */
+	char verify_error[96];
+	char subject[256];   /* peer certificate subject, one line */
+};
+void tls_peer_info(SSL *ssl, struct tls_peer *out);
 void tls_ctx_free(struct tls_ctx *t);
 
 #endif

@@ -14,11 +14,7 @@
 #include <openssl/x509.h>
 
 #include "lib/lib.h"
-#include "tls/tls.h"
-
-struct tls_ctx {
-	SSL_CTX *ctx;
-};
+#include "tls/tls_int.h"
 
 static void
 tls_err(char *err, size_t errlen, const char *what)

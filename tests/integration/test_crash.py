@@ -21,6 +21,15 @@ SESSIONS = 20
 MESSAGES = 5000
 BODY = ("Subject: crash test\r\nFrom: app@example.test\r\n\r\n" + "x" * 900 + "\r\n") * 1
 
+@pytest.fixture
+def posthaste(posthaste):
+    """The accept path alone: delivery on hold (mta_hold), so what the tests
+    read back is exactly what was submitted."""
+    def make(*args, config=None, **kw):
+        return posthaste(*args, config="mta_hold = yes\n" + (config or ""), **kw)
+    return make
+
+
 
 def injector(port, n, acked, errors, stop):
     """Send up to n messages on one session; record each acknowledged id."""

@@ -18,6 +18,15 @@ from phclient import (RawSMTP, account, events, queued_id, spool_body, stored_me
 
 MSG = b"Subject: hello\r\nFrom: a@example.test\r\nTo: b@example.net\r\n\r\nbody line\r\n"
 
+@pytest.fixture
+def posthaste(posthaste):
+    """The accept path alone: delivery on hold (mta_hold), so what the tests
+    read back is exactly what was submitted."""
+    def make(*args, config=None, **kw):
+        return posthaste(*args, config="mta_hold = yes\n" + (config or ""), **kw)
+    return make
+
+
 
 def send_raw_message(c, body=MSG, rcpt="b@example.net", sender="a@example.test"):
     assert c.cmd(f"MAIL FROM:<{sender}>")[0] == 250
