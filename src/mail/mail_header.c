@@ -31,9 +31,11 @@ mail_header_get(const char *msg, size_t len, const char *name, char *out, size_t
 				char c = msg[j];
 
 				if (c == '\r' || c == '\n') {
-					size_t k = j;
+					/* Exactly one line end: a blank line ends the
+					 * header section, whatever follows it. */
+					size_t k = j + 1;
 
-					while (k < len && (msg[k] == '\r' || msg[k] == '\n'))
+					if (c == '\r' && k < len && msg[k] == '\n')
 						k++;
 					if (k < len && (msg[k] == ' ' || msg[k] == '\t')) {
 						j = k;

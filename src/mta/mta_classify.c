@@ -87,10 +87,12 @@
  *	when the enhanced argument is empty.
  *
  *	"hard" is only ever 1 for a permanent (5xx) reply.
+ * LIMITS
+ *	Text patterns look at the first MTA_REPLY_TEXT_MAX - 1 bytes of the
+ *	text, which is all the reply parser keeps.
  */
 #include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mta/mta_pure.h"
 
@@ -349,34 +351,32 @@ cl_qmail_enhanced(const char *text, int *cls, int *subject, int *detail)
 	return 0;
 }
 
-/* Case-insensitive search; with CL_WORD the match must not touch a
- * letter or digit on either side ("tls" is not "bottlestls"). */
+/* Search lower-cased text for pat; with CL_WORD the match must not
+ * touch a letter or digit on either side ("tls" is not "bottlestls"). */
 static int
-cl_match(const char *text, const char *pat, unsigned flags)
+cl_match(const char *low, const char *pat, unsigned flags)
 {
 	size_t pl = strlen(pat);
 
-	for (const char *p = text; *p; p++) {
-		if (strncasecmp(p, pat, pl) != 0)
-			continue;
+	for (const char *p = strstr(low, pat); p != NULL; p = strstr(p + 1, pat)) {
 		if ((flags & CL_WORD) &&
-		    ((p > text && isalnum((unsigned char)p[-1])) || isalnum((unsigned char)p[pl])))
+		    ((p > low && isalnum((unsigned char)p[-1])) || isalnum((unsigned char)p[pl])))
 			continue;
 		return 1;
 	}
 	return 0;
 }
 
-/* The first text row that matches, or NULL. */
+/* The first text row that matches lower-cased text, or NULL. */
 static const struct cl_text_row *
-cl_text_lookup(const char *text, int temporary)
+cl_text_lookup(const char *low, int temporary)
 {
 	for (size_t i = 0; i < PH_ARRAY_LEN(cl_texts); i++) {
 		const struct cl_text_row *t = &cl_texts[i];
 
 		if ((t->flags & CL_TEMP) && !temporary)
 			continue;
-		if (cl_match(text, t->pattern, t->flags))
+		if (cl_match(low, t->pattern, t->flags))
 			return t;
 	}
 	return NULL;
@@ -401,6 +401,8 @@ mta_classify(int code, const char *enhanced, const char *text, struct mta_classi
 {
 	const struct cl_code_row *row = NULL;
 	const struct cl_text_row *t;
+	char low[MTA_REPLY_TEXT_MAX];
+	size_t n = 0;
 	int cls = 0, subject = 0, detail = 0, have;
 	int klass = code / 100;
 	enum mta_bounce_category cat = MTA_CAT_OTHER;
@@ -417,7 +419,11 @@ mta_classify(int code, const char *enhanced, const char *text, struct mta_classi
 	/* RFC 3463 3: the class must agree with the reply code. */
 	if (have && cls == klass)
 		row = cl_code_lookup(subject, detail);
-	t = cl_text_lookup(text, klass == 4);
+	/* Lower-case once, so that each pattern is one strstr(). */
+	for (; text[n] != '\0' && n < sizeof(low) - 1; n++)
+		low[n] = (char)tolower((unsigned char)text[n]);
+	low[n] = '\0';
+	t = cl_text_lookup(low, klass == 4);
 
 	if (row != NULL) {
 		cat = row->cat;

@@ -57,6 +57,11 @@
 #define DSN_FOLD 78      /* RFC 5322 2.1.1 "SHOULD" */
 #define DSN_BOUNDARY_RANDOM 24
 #define DSN_MSGID_RANDOM 16
+/* Where w_wrapped() splits a word that is too long: low enough that
+ * our own text after it (">", " replied:", ...) stays within
+ * DSN_LINE_MAX. */
+#define DSN_WORD_SPLIT (DSN_LINE_MAX - DSN_FOLD)
+#define DSN_SPACE_RUN_MAX 16 /* longer runs of white space are cut */
 #define DSN_BODY_INDENT "    "
 
 /* A writer with a sticky error: check once at the end. */
@@ -107,13 +112,15 @@ dsn_printable(unsigned char c)
 /*
  * Copy untrusted text into a fresh 7-bit string: tab, CR and LF become
  * SP (a reply's lines are joined), other control and non-ASCII bytes
- * '?'; leading and trailing SP dropped. The caller frees it.
+ * '?'; leading and trailing SP dropped, runs of SP cut to
+ * DSN_SPACE_RUN_MAX (so no folded line is all white space). The
+ * caller frees it.
  */
 static char *
 dsn_clean(const char *s, size_t n)
 {
 	char *o = xmalloc(n + 1);
-	size_t i = 0, k = 0;
+	size_t i = 0, k = 0, run = 0;
 
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
 		i++;
@@ -122,6 +129,9 @@ dsn_clean(const char *s, size_t n)
 
 		if (c == '\t' || c == '\r' || c == '\n')
 			c = ' ';
+		run = c == ' ' ? run + 1 : 0;
+		if (run > DSN_SPACE_RUN_MAX)
+			continue;
 		o[k++] = dsn_printable(c) ? (char)c : '?';
 	}
 	while (k > 0 && o[k - 1] == ' ')
@@ -136,7 +146,7 @@ dsn_clean(const char *s, size_t n)
  * With indent NULL this is header folding (RFC 5322 2.2.3): the spaces
  * stay and begin the next line, so unfolding restores the value. With
  * an indent it is body wrapping: the spaces give way to the indent. A
- * word that would pass DSN_LINE_MAX is split.
+ * word that would pass DSN_WORD_SPLIT is split there.
  */
 static void
 w_wrapped(struct dsn_w *w, const char *s, const char *indent)
@@ -159,12 +169,13 @@ w_wrapped(struct dsn_w *w, const char *s, const char *indent)
 			}
 		}
 		while (i < k) {
-			size_t room = DSN_LINE_MAX - w->col, take = k - i;
+			size_t room = w->col < DSN_WORD_SPLIT ? DSN_WORD_SPLIT - w->col : 0;
+			size_t take = k - i;
 
 			if (room == 0) {
 				w_crlf(w);
 				w_puts(w, cont);
-				room = DSN_LINE_MAX - w->col;
+				room = DSN_WORD_SPLIT - w->col;
 			}
 			if (take > room)
 				take = room;

@@ -58,6 +58,10 @@ enum qid_how {
 	QID_FIRST_MSGID, /* marker anywhere, the first word is "<msgid>" */
 };
 
+/* No scan for a word or a ")" goes further than this, so that a reply
+ * full of markers costs time in proportion to its length. */
+#define QID_SCAN_MAX (2 * MTA_QUEUE_ID_MAX)
+
 #define QID_WORD 0x1  /* the marker must start a word */
 #define QID_DIGIT 0x2 /* the id must contain a digit */
 
@@ -139,6 +143,8 @@ qid_take(const char *w, size_t n, unsigned flags, char *out, size_t outlen)
 {
 	int digit = 0;
 
+	if (n > QID_SCAN_MAX)
+		return 0; /* cut short by a scan: too long anyway */
 	while (n > 0 && strchr("([{\"'", w[0]) != NULL) {
 		w++;
 		n--;
@@ -165,13 +171,14 @@ qid_take(const char *w, size_t n, unsigned flags, char *out, size_t outlen)
 	return 1;
 }
 
-/* Length of the word at p (up to white space). */
+/* Length of the word at p (up to white space); QID_SCAN_MAX + 1 when
+ * it is longer than that. */
 static size_t
 qid_wordlen(const char *p)
 {
 	size_t n = 0;
 
-	while (p[n] && !qid_space((unsigned char)p[n]))
+	while (p[n] && !qid_space((unsigned char)p[n]) && n <= QID_SCAN_MAX)
 		n++;
 	return n;
 }
@@ -196,10 +203,11 @@ qid_skip_status(const char *s)
 	return s;
 }
 
-/* Apply one rule at the marker found at m. */
+/* Apply one rule at the marker found at m; start is the text after
+ * any leading enhanced status code. */
 static int
-qid_apply(const struct qid_rule *rule, const char *text, const char *m, char *out,
-	  size_t outlen)
+qid_apply(const struct qid_rule *rule, const char *text, const char *start, const char *m,
+	  char *out, size_t outlen)
 {
 	const char *p = m + strlen(rule->marker), *w;
 	size_t n;
@@ -210,18 +218,17 @@ qid_apply(const struct qid_rule *rule, const char *text, const char *m, char *ou
 		while (e > text && qid_space((unsigned char)e[-1]))
 			e--;
 		w = e;
-		while (w > text && !qid_space((unsigned char)w[-1]))
+		while (w > text && !qid_space((unsigned char)w[-1]) && e - w <= QID_SCAN_MAX)
 			w--;
 		return qid_take(w, (size_t)(e - w), rule->flags, out, outlen);
 	}
 	if (rule->how == QID_FIRST_MSGID) {
-		w = qid_skip_status(text);
-		n = qid_wordlen(w);
-		if (n < 3 || w[0] != '<' || w[n - 1] != '>')
+		n = qid_wordlen(start);
+		if (n < 3 || start[0] != '<' || start[n - 1] != '>')
 			return 0;
-		return qid_take(w, n, rule->flags, out, outlen);
+		return qid_take(start, n, rule->flags, out, outlen);
 	}
-	if (rule->how == QID_LEADING && m != qid_skip_status(text))
+	if (rule->how == QID_LEADING && m != start)
 		return 0;
 	/* A word marker must be followed by a separator, so that "ok"
 	 * does not match "okay" nor "id" match "idle". */
@@ -232,23 +239,22 @@ qid_apply(const struct qid_rule *rule, const char *text, const char *m, char *ou
 			p++;
 	}
 	if (rule->how == QID_AFTER2) {
-		p += qid_wordlen(p);
+		n = qid_wordlen(p);
+		if (n > QID_SCAN_MAX)
+			return 0;
+		p += n;
 		while (*p == ' ')
 			p++;
 	}
 	if (rule->how == QID_PAREN) {
-		const char *close;
-
 		if (*p != '(')
 			return 0;
-		close = strchr(p, ')');
-		if (close == NULL)
-			return 0;
 		/* One word inside: "(0.5 seconds)" is no id. */
-		for (w = p + 1; w < close; w++)
-			if (qid_space((unsigned char)*w))
-				return 0;
-		return qid_take(p + 1, (size_t)(close - p - 1), rule->flags, out, outlen);
+		n = qid_wordlen(++p);
+		w = n <= QID_SCAN_MAX ? memchr(p, ')', n) : NULL;
+		if (w == NULL)
+			return 0;
+		return qid_take(p, (size_t)(w - p), rule->flags, out, outlen);
 	}
 	return qid_take(p, qid_wordlen(p), rule->flags, out, outlen);
 }
@@ -257,11 +263,14 @@ qid_apply(const struct qid_rule *rule, const char *text, const char *m, char *ou
 int
 mta_remote_queue_id(const char *text, char *out, size_t outlen)
 {
+	const char *start;
+
 	if (out == NULL || outlen == 0)
 		return 0;
 	out[0] = '\0';
 	if (text == NULL)
 		return 0;
+	start = qid_skip_status(text);
 	for (size_t i = 0; i < PH_ARRAY_LEN(qid_rules); i++) {
 		const struct qid_rule *rule = &qid_rules[i];
 		const char *m = text;
@@ -269,7 +278,7 @@ mta_remote_queue_id(const char *text, char *out, size_t outlen)
 		/* A marker may occur more than once ("id" in "idle ... id
 		 * 123"): try each occurrence until one yields an id. */
 		while ((m = qid_find(text, m, rule->marker, rule->flags)) != NULL) {
-			if (qid_apply(rule, text, m, out, outlen))
+			if (qid_apply(rule, text, start, m, out, outlen))
 				return 1;
 			m++;
 		}

@@ -219,7 +219,7 @@ mta_reply_feed(struct mta_reply_parser *p, const char *in, size_t n, size_t *use
 	*used = 0;
 	if (p->overflow)
 		return MTA_REPLY_INVALID; /* sticky: see DESCRIPTION */
-	if (reply_complete(p) || p->r.nlines == 0)
+	if (reply_complete(p))
 		reply_reset(&p->r);
 	for (i = 0; i < n; i++) {
 		char c = in[i];

@@ -75,6 +75,10 @@ parse_path(const char *s, size_t n, struct smtpd_path *out, int allow_empty,
 			return -1;
 		}
 		start = colon + 1;
+		if (start == close && allow_empty) { /* RFC 5321 4.1.2: a mailbox must follow */
+			*reply = "501 5.1.7 Bad address syntax";
+			return -1;
+		}
 	}
 	alen = (size_t)(close - start);
 	if (alen == 0 && !allow_empty) {

@@ -25,23 +25,11 @@
 
 #include <sqlite3.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
 #define STORE_BUSY_TIMEOUT_MS 10000
 #define STORE_EVENT_DATA_MAX 4096
 
-enum {
-	Q_INS_MSG,
-	Q_INS_RCPT,
-	Q_INS_EVENT,
-	Q_CRED_LOOKUP,
-	Q_TRUST_LIST,
-	Q_QUEUED_WALK,
-	Q_QUEUED_COUNT,
-	Q_INS_TRANSCRIPT,
-	Q_UPD_RCPT,
-	Q_COUNT
-};
 
 static const char *const store_sql[Q_COUNT] = {
 	[Q_INS_MSG] = "INSERT INTO messages(public_id, account_id, mail_from, message_id_hdr,"
@@ -64,6 +52,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_QUEUED_COUNT] = "SELECT count(*) FROM recipients WHERE status IN ('queued','deferred')",
 	[Q_INS_TRANSCRIPT] = "INSERT INTO transcripts(public_id, message_id, at_ms, text)"
 			     " VALUES(?,?,?,?)",
+	[Q_INS_FTS] = "INSERT INTO messages_fts(rowid, subject) VALUES(?,?)",
 	[Q_UPD_RCPT] = "UPDATE recipients SET status = ?, attempts = ?, next_attempt_ms = ?,"
 		       " updated_ms = ? WHERE id = ?",
 };
@@ -82,12 +71,18 @@ static const char store_schema[] =
 	" spool_off INTEGER NOT NULL, spool_len INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
 	" client_ip TEXT, helo TEXT, auth_user TEXT, tls_version TEXT, tls_cipher TEXT,"
 	" source TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS messages_account ON messages(account_id, received_ms);"
+	"CREATE INDEX IF NOT EXISTS messages_account ON messages(account_id, id);"
+	"CREATE INDEX IF NOT EXISTS messages_from ON messages(account_id, mail_from);"
+	"CREATE INDEX IF NOT EXISTS messages_msgid ON messages(message_id_hdr);"
+	"CREATE INDEX IF NOT EXISTS messages_received ON messages(received_ms);"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(subject, content='',"
+	" tokenize='trigram');"
 	"CREATE TABLE IF NOT EXISTS recipients(id INTEGER PRIMARY KEY,"
 	" message_id INTEGER NOT NULL REFERENCES messages(id), rcpt TEXT NOT NULL,"
 	" domain TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,"
 	" next_attempt_ms INTEGER, updated_ms INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);"
+	"CREATE INDEX IF NOT EXISTS recipients_rcpt ON recipients(rcpt);"
 	"CREATE INDEX IF NOT EXISTS recipients_unfinished ON recipients(status)"
 	" WHERE status IN ('queued','deferred');"
 	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY,"
@@ -101,13 +96,8 @@ static const char store_schema[] =
 	"CREATE INDEX IF NOT EXISTS transcripts_message ON transcripts(message_id);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-	struct buf scratch;
-};
 
-static int
+int
 store_exec(struct store *st, const char *sql)
 {
 	char *msg = NULL;
@@ -571,6 +561,16 @@ store_insert_one(struct store *st, struct store_msg *m)
 		return -1;
 	mid = sqlite3_last_insert_rowid(st->db);
 	m->rowid = mid;
+	if (m->subject) {
+		sqlite3_stmt *qf = st->q[Q_INS_FTS];
+
+		sqlite3_bind_int64(qf, 1, mid);
+		sqlite3_bind_text(qf, 2, m->subject, -1, SQLITE_STATIC);
+		ok = sqlite3_step(qf) == SQLITE_DONE;
+		sqlite3_reset(qf);
+		if (!ok)
+			return -1;
+	}
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		int64_t rid;
 

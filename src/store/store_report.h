@@ -1,0 +1,49 @@
+/*
+ * NAME
+ *	store_report - what the API, the dashboard and "posthaste trace"
+ *	read back: search, message detail, timeline, transcripts, the
+ *	evidence hand-over and statistics, as JSON (jansson)
+ * DESCRIPTION
+ *	Every function takes the caller's account id and sees only that
+ *	account's rows (account_id 0: every account, for the local CLI).
+ *	Search filters are bound parameters only; no request text reaches
+ *	SQL. A message that exists in another account is "not found".
+ */
+#ifndef PH_STORE_REPORT_H
+#define PH_STORE_REPORT_H
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+#define STORE_SEARCH_LIMIT_MAX 500
+#define STORE_SEARCH_LIMIT_DEFAULT 50
+
+struct store_search {
+	const char *recipient, *from, *subject, *status, *message_id;
+	int64_t since_ms, until_ms; /* 0: open */
+	int64_t cursor;             /* 0: from the newest */
+	unsigned limit;
+};
+
+/* {"data":[...], "next_cursor": "..."|null}; NULL with err on bad input. */
+json_t *store_search_messages(struct store *st, int64_t account_id, const struct store_search *q,
+			      char *err, size_t errlen);
+/* NULL when there is no such message for this account. */
+json_t *store_message_detail(struct store *st, int64_t account_id, const char *public_id);
+json_t *store_message_events(struct store *st, int64_t account_id, const char *public_id,
+			     const char *recipient);
+json_t *store_message_transcripts(struct store *st, int64_t account_id, const char *public_id);
+json_t *store_message_evidence(struct store *st, int64_t account_id, const char *public_id,
+			       const char *recipient);
+/* The evidence as text a person pastes into a ticket (malloc'd). */
+char *store_evidence_text(const json_t *evidence);
+json_t *store_stats(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
+		    const char *domain);
+/* Public ids of the messages with a recipient (newest first, at most max). */
+json_t *store_messages_for_recipient(struct store *st, int64_t account_id, const char *rcpt,
+				     unsigned max);
+/* Parse "2026-11-22T16:00:00Z" (or with .mmm) or whole seconds since the epoch. */
+int store_parse_time(const char *s, int64_t *ms) PH_WUR;
+
+#endif
