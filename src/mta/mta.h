@@ -76,10 +76,17 @@ struct mta *mta_new(struct event_base *base, const struct mta_config *c, struct 
 int mta_load(struct mta *m) PH_WUR;
 void mta_free(struct mta *m);
 
+/* Delivery latency (accepted to delivered) histogram bounds, seconds. */
+#define MTA_LATENCY_BUCKETS 10
+extern const double mta_latency_bounds[MTA_LATENCY_BUCKETS];
+
 struct mta_stats {
 	uint64_t queued;     /* recipients in memory */
 	uint64_t attempts, delivered, deferred, bounced, expired, duplicates, dsns;
 	uint64_t sessions_open;
+	uint64_t latency_le[MTA_LATENCY_BUCKETS]; /* cumulative, Prometheus style */
+	uint64_t latency_count;
+	double latency_sum_s;
 };
 void mta_get_stats(struct mta *m, struct mta_stats *out);
 

@@ -65,7 +65,8 @@
  *	   "domain not found", "nxdomain", "null mx", "unrouteable"... dns, hard
  *	   "user unknown", "no such user", "does not exist", "recipient not
  *	   found", "RecipientNotFound", "AS(201806281)" (Microsoft 365
- *	   directory-based edge blocking), "mailbox disabled"...
+ *	   directory-based edge blocking), "not listed in" (Lotus Domino),
+ *	   "mailbox disabled"...
  *	                                                  unknown_user, hard
  *	   "blacklist", "blocklist", "listed", "spamhaus", "barracuda",
  *	   "spamcop", "rbl", "reputation", "blocked using", "complaints"...

@@ -80,6 +80,7 @@ w_put(struct dsn_w *w, const char *s, size_t n)
 	w->col += n;
 }
 
+/* Append a string of our own that contains no line end. */
 static void
 w_puts(struct dsn_w *w, const char *s)
 {
@@ -207,6 +208,7 @@ w_field_x(struct dsn_w *w, const char *name, const char *prefix, const char *val
 	free(v);
 }
 
+/* "Name: prefix value" (see w_field_x). */
 static void
 w_field(struct dsn_w *w, const char *name, const char *prefix, const char *value)
 {

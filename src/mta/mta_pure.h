@@ -25,8 +25,10 @@
 struct mta_reply {
 	int code;              /* 200-599 */
 	char enhanced[16];     /* "5.1.1" or "" when absent (class must match code) */
-	char text[MTA_REPLY_TEXT_MAX]; /* all lines' text after code (and enhanced code of
-				       * the first line kept verbatim), lines joined by "\n" */
+	/* Every line's text after the code, with a leading enhanced code
+	 * stripped from each line, lines joined by "\n"; control bytes
+	 * other than tab become '?'. */
+	char text[MTA_REPLY_TEXT_MAX];
 	size_t text_len;
 	unsigned nlines;
 };

@@ -36,9 +36,10 @@
  *	silently (never splitting a UTF-8 sequence) while parsing goes on,
  *	so the parser stays in step with the server.
  *
- *	INVALID is sticky: after a grammar or limit violation the stream
- *	cannot be trusted to be in step any more, and the caller must end
- *	the session (OpenSMTPD CVE-2020-8794 came from reading on).
+ *	INVALID is sticky (p->overflow is set for any violation, not only
+ *	an over-long line): after it the stream cannot be trusted to be in
+ *	step any more, and the caller must end the session (OpenSMTPD
+ *	CVE-2020-8794 came from reading on).
  */
 #include <string.h>
 

@@ -26,6 +26,9 @@
 
 #define HEAP_NONE UINT32_MAX
 
+const double mta_latency_bounds[MTA_LATENCY_BUCKETS] = {0.1, 0.5, 1, 5, 30, 60, 300, 1800,
+							  3600, 86400};
+
 void
 mta_config_defaults(struct mta_config *c)
 {
@@ -558,6 +561,13 @@ mta_settle(struct mta *m, struct mta_rcpt *r, const struct mta_outcome *o,
 	r->attempts++;
 	m->stats.attempts++;
 	if (o->code >= 200 && o->code < 300) {
+		double lat = (double)(now - r->msg->received_ms) / 1000.0;
+
+		for (unsigned b = 0; b < MTA_LATENCY_BUCKETS; b++)
+			if (lat <= mta_latency_bounds[b])
+				m->stats.latency_le[b]++;
+		m->stats.latency_count++;
+		m->stats.latency_sum_s += lat;
 		m->stats.delivered++;
 		if (r->lost_reply)
 			m->stats.duplicates++;
