@@ -21,6 +21,8 @@ usage(FILE *fp)
 	      "  account create NAME [--data-dir DIR] [--json] [--trust CIDR]...\n"
 	      "                     create an account; prints its API key and SMTP\n"
 	      "                     credentials once\n"
+	      "  trace MESSAGE_ID|RECIPIENT [--data-dir DIR] [--json]\n"
+	      "                     the timeline and the evidence hand-over\n"
 	      "  queue list [--data-dir DIR] [--json]\n"
 	      "                     list queued messages\n"
 	      "  --version          print the version\n"
@@ -48,6 +50,8 @@ main(int argc, char **argv)
 		return daemon_serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "account") == 0)
 		return cli_account_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "trace") == 0)
+		return cli_trace_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "queue") == 0)
 		return cli_queue_main(argc - 1, argv + 1);
 	fprintf(stderr, "posthaste: unknown command '%s' (try posthaste --help)\n", argv[1]);

@@ -116,6 +116,61 @@ serve_parse_args(struct daemon_config *cfg, int argc, char **argv)
 		fatal("%s", err);
 }
 
+static void
+metric(struct buf *b, const char *name, const char *type, const char *help, double v)
+{
+	if (buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+		       v) < 0)
+		log_warn("metrics output truncated");
+}
+
+/* GET /metrics, Prometheus text format 0.0.4. */
+static void
+serve_metrics(void *arg, struct buf *b)
+{
+	struct serve *s = arg;
+	struct queue_stats qs;
+	struct mta_stats ms;
+
+	queue_get_stats(s->queue, &qs);
+	mta_get_stats(s->mta, &ms);
+	metric(b, "posthaste_messages_accepted_total", "counter",
+	       "Messages accepted and committed (SMTP, API, DSNs).", (double)qs.messages);
+	metric(b, "posthaste_commit_batches_total", "counter", "Group commits.",
+	       (double)qs.batches);
+	metric(b, "posthaste_recipients_delivered_total", "counter",
+	       "Recipients delivered (2xx from the receiving server).", (double)ms.delivered);
+	metric(b, "posthaste_recipients_deferred_total", "counter",
+	       "Delivery attempts that ended in a deferral.", (double)ms.deferred);
+	metric(b, "posthaste_recipients_bounced_total", "counter", "Recipients bounced.",
+	       (double)ms.bounced);
+	metric(b, "posthaste_recipients_expired_total", "counter",
+	       "Recipients expired after the maximum lifetime.", (double)ms.expired);
+	metric(b, "posthaste_possible_duplicates_total", "counter",
+	       "Deliveries after an attempt whose final reply was lost.", (double)ms.duplicates);
+	metric(b, "posthaste_dsn_total", "counter", "DSNs queued.", (double)ms.dsns);
+	metric(b, "posthaste_queue_recipients", "gauge", "Recipients waiting for delivery.",
+	       (double)ms.queued);
+	metric(b, "posthaste_smtp_connections", "gauge", "Open SMTP submission connections.",
+	       (double)smtpd_server_connections(s->smtpd));
+	metric(b, "posthaste_delivery_sessions", "gauge", "Open outbound SMTP sessions.",
+	       (double)ms.sessions_open);
+	if (buf_puts(b, "# HELP posthaste_delivery_latency_seconds Accepted to delivered.\n"
+			"# TYPE posthaste_delivery_latency_seconds histogram\n") < 0)
+		return;
+	for (unsigned i = 0; i < MTA_LATENCY_BUCKETS; i++)
+		if (buf_printf(b, "posthaste_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
+			       mta_latency_bounds[i], (unsigned long long)ms.latency_le[i]) < 0)
+			return;
+	if (buf_printf(b,
+		       "posthaste_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+		       "posthaste_delivery_latency_seconds_sum %.6f\n"
+		       "posthaste_delivery_latency_seconds_count %llu\n",
+		       (unsigned long long)ms.latency_count, ms.latency_sum_s,
+		       (unsigned long long)ms.latency_count) < 0)
+		log_warn("metrics output truncated");
+}
+
 /* The delivery engine's settings from the daemon's. */
 static void
 serve_mta_config(const struct daemon_config *c, struct mta_config *mc)
@@ -167,6 +222,7 @@ daemon_serve_main(int argc, char **argv)
 	struct serve s;
 	struct smtpd_config sc;
 	struct mta_config mc;
+	struct http_config hc;
 	enum log_level lvl;
 	char who[64], err[600], *path;
 	unsigned uid = 0, gid = 0;
@@ -272,8 +328,11 @@ daemon_serve_main(int argc, char **argv)
 	if (s.smtps_fd >= 0)
 		smtpd_server_listen(s.smtpd, s.smtps_fd, 1);
 
-	s.http = http_server_new(s.base, s.http_fd);
-	http_server_set_store(s.http, s.store);
+	hc.hostname = s.cfg.hostname;
+	hc.max_recipients = (size_t)s.cfg.smtp_max_recipients;
+	hc.max_message_size = (size_t)s.cfg.smtp_max_message_size;
+	s.http = http_server_new(s.base, s.http_fd, &hc, s.store, s.queue);
+	http_server_set_metrics(s.http, serve_metrics, &s);
 
 	s.sigterm = evsignal_new(s.base, SIGTERM, serve_stop, &s);
 	s.sigint = evsignal_new(s.base, SIGINT, serve_stop, &s);

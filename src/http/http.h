@@ -1,21 +1,40 @@
 /*
  * NAME
- *	http - the HTTP listener: health, metrics and (later) the JSON API
+ *	http - the HTTP listener: the JSON API, health and metrics
  * DESCRIPTION
- *	libevent's evhttp on the daemon's loop. Errors are JSON
- *	{"error":{"code":"...","message":"..."}} with a fitting status.
+ *	libevent's evhttp on the daemon's loop. Every /api/v1 request needs
+ *	"Authorization: Bearer <api_key>" and sees only its account's data;
+ *	another account's message is a 404, exactly like a missing one.
+ *	Errors are JSON {"error":{"code":"...","message":"..."}} with a
+ *	fitting 4xx/5xx status. See docs/api.md.
  */
 #ifndef PH_HTTP_H
 #define PH_HTTP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <event2/event.h>
+
+#include "lib/lib.h"
 
 struct http_server;
 struct store;
+struct queue;
+
+struct http_config {
+	const char *hostname;     /* Message-IDs of API messages */
+	size_t max_recipients;    /* per message, as over SMTP */
+	size_t max_message_size;  /* the built message, as over SMTP */
+};
+
+/* Writes the Prometheus text for /metrics (the daemon knows the parts). */
+typedef void (*http_metrics_fn)(void *arg, struct buf *out);
 
 /* Serve on an already bound, listening socket. */
-struct http_server *http_server_new(struct event_base *base, int fd);
-void http_server_set_store(struct http_server *h, struct store *st);
+struct http_server *http_server_new(struct event_base *base, int fd, const struct http_config *c,
+				    struct store *st, struct queue *q);
+void http_server_set_metrics(struct http_server *h, http_metrics_fn fn, void *arg);
 void http_server_free(struct http_server *h);
 
 #endif

@@ -63,6 +63,8 @@ void smtpd_server_listen(struct smtpd_server *s, int fd, int implicit_tls);
 /* Stop accepting (shutdown); sessions end with 421 when freed. */
 void smtpd_server_stop(struct smtpd_server *s);
 void smtpd_server_free(struct smtpd_server *s);
+/* Open client connections, for /metrics. */
+unsigned smtpd_server_connections(const struct smtpd_server *s);
 
 /* --- pure parsers (smtpd_parse.c, smtpd_data.c), unit-tested -------- */
 

@@ -97,6 +97,12 @@ smtpd_server_free(struct smtpd_server *s)
 	free(s);
 }
 
+unsigned
+smtpd_server_connections(const struct smtpd_server *s)
+{
+	return s->nconns;
+}
+
 const char *
 smtpd_conn_admit(struct smtpd_server *srv, struct smtpd_session *s)
 {

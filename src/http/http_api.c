@@ -1,0 +1,269 @@
+/*
+ * NAME
+ *	http_api - the /api/v1 endpoints (DESIGN.md "HTTP API")
+ * DESCRIPTION
+ *	GET  messages?recipient=&from=&subject=&status=&message_id=&since=&until=&cursor=&limit=
+ *	POST messages                      (http_send.c)
+ *	GET  messages/{id}                 message and per-recipient status
+ *	GET  messages/{id}/events          the timeline (?recipient=)
+ *	GET  messages/{id}/transcript      every attempt's SMTP conversation
+ *	GET  messages/{id}/evidence        the hand-over (?recipient=, ?format=text
+ *	                                   or Accept: text/plain)
+ *	GET  stats?since=&until=&domain=
+ *
+ *	Query parameters are checked against a list per endpoint: an
+ *	unknown one is a 400, so a typo never silently widens a search.
+ */
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "http/http_int.h"
+#include "store/store_report.h"
+
+#define HTTP_PARAM_MAX 1024
+
+/* Parse the query string; 400 (and -1) on unknown or oversized keys. */
+static int
+query_params(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed)
+{
+	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyval *kv;
+
+	TAILQ_INIT(q);
+	if (qs && evhttp_parse_query_str(qs, q) < 0) {
+		http_error(req, 400, "bad_request", "malformed query string");
+		return -1;
+	}
+	TAILQ_FOREACH(kv, q, next)
+	{
+		int ok = 0;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(kv->key, *a) == 0)
+				ok = 1;
+		if (!ok) {
+			http_error(req, 400, "bad_request", "unknown query parameter '%.64s'",
+				   kv->key);
+			evhttp_clear_headers(q);
+			return -1;
+		}
+		if (strlen(kv->value) > HTTP_PARAM_MAX || memchr(kv->value, '\n', strlen(kv->value))) {
+			http_error(req, 400, "bad_request", "query parameter '%s' is too long or "
+							    "has a line break", kv->key);
+			evhttp_clear_headers(q);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+param(struct evkeyvalq *q, const char *k)
+{
+	const char *v = evhttp_find_header(q, k);
+
+	return v && *v ? v : NULL;
+}
+
+static int
+time_param(struct evhttp_request *req, struct evkeyvalq *q, const char *k, int64_t *ms)
+{
+	const char *v = param(q, k);
+
+	*ms = 0;
+	if (v && store_parse_time(v, ms) < 0) {
+		http_error(req, 400, "bad_request",
+			   "%s: want RFC 3339 UTC (2026-11-22T16:00:00Z) or epoch seconds", k);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+api_search(struct http_server *h, struct evhttp_request *req, int64_t account)
+{
+	static const char *const allowed[] = {"recipient", "from", "subject", "status",
+					      "message_id", "since", "until", "cursor",
+					      "limit", NULL};
+	struct evkeyvalq q;
+	struct store_search f;
+	char err[256];
+	uint64_t v;
+	json_t *out;
+
+	if (query_params(req, &q, allowed) < 0)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.recipient = param(&q, "recipient");
+	f.from = param(&q, "from");
+	f.subject = param(&q, "subject");
+	f.status = param(&q, "status");
+	f.message_id = param(&q, "message_id");
+	if (time_param(req, &q, "since", &f.since_ms) < 0 ||
+	    time_param(req, &q, "until", &f.until_ms) < 0)
+		goto out;
+	if (param(&q, "cursor")) {
+		if (parse_uint(param(&q, "cursor"), 1, INT64_MAX, &v) < 0) {
+			http_error(req, 400, "bad_request", "cursor: use next_cursor from a reply");
+			goto out;
+		}
+		f.cursor = (int64_t)v;
+	}
+	if (param(&q, "limit")) {
+		if (parse_uint(param(&q, "limit"), 1, STORE_SEARCH_LIMIT_MAX, &v) < 0) {
+			http_error(req, 400, "bad_request", "limit: a number from 1 to %d",
+				   STORE_SEARCH_LIMIT_MAX);
+			goto out;
+		}
+		f.limit = (unsigned)v;
+	}
+	out = store_search_messages(h->store, account, &f, err, sizeof(err));
+	if (out == NULL) {
+		http_error(req, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	http_json(req, 200, out);
+	json_decref(out);
+out:
+	evhttp_clear_headers(&q);
+}
+
+static int
+public_id_ok(const char *id, size_t n)
+{
+	if (n == 0 || n > 31)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z')))
+			return 0;
+	return 1;
+}
+
+static int
+wants_text(struct evhttp_request *req, struct evkeyvalq *q)
+{
+	const char *f = param(q, "format");
+	const char *acc = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+
+	if (f)
+		return strcmp(f, "text") == 0;
+	return acc && strncmp(acc, "text/plain", 10) == 0;
+}
+
+/* messages/{id}[/events|/transcript|/evidence] */
+static void
+api_message(struct http_server *h, struct evhttp_request *req, int64_t account, const char *rest)
+{
+	static const char *const none[] = {NULL};
+	static const char *const by_rcpt[] = {"recipient", NULL};
+	static const char *const evid[] = {"recipient", "format", NULL};
+	const char *slash = strchr(rest, '/'), *sub = slash ? slash + 1 : "";
+	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	char id[32];
+	struct evkeyvalq q;
+	json_t *out = NULL;
+
+	if (!public_id_ok(rest, idlen)) {
+		http_error(req, 404, "not_found", "no such message");
+		return;
+	}
+	memcpy(id, rest, idlen);
+	id[idlen] = '\0';
+	if (*sub == '\0') {
+		if (query_params(req, &q, none) < 0)
+			return;
+		out = store_message_detail(h->store, account, id);
+	} else if (strcmp(sub, "events") == 0) {
+		if (query_params(req, &q, by_rcpt) < 0)
+			return;
+		out = store_message_events(h->store, account, id, param(&q, "recipient"));
+		if (out) {
+			json_t *w = json_pack("{s:s,s:o}", "id", id, "events", out);
+
+			out = w;
+		}
+	} else if (strcmp(sub, "transcript") == 0) {
+		if (query_params(req, &q, none) < 0)
+			return;
+		out = store_message_transcripts(h->store, account, id);
+		if (out) {
+			json_t *w = json_pack("{s:s,s:o}", "id", id, "transcripts", out);
+
+			out = w;
+		}
+	} else if (strcmp(sub, "evidence") == 0) {
+		if (query_params(req, &q, evid) < 0)
+			return;
+		out = store_message_evidence(h->store, account, id, param(&q, "recipient"));
+		if (out && wants_text(req, &q)) {
+			char *text = store_evidence_text(out);
+
+			http_text(req, 200, "text/plain; charset=utf-8", text, strlen(text));
+			free(text);
+			json_decref(out);
+			evhttp_clear_headers(&q);
+			return;
+		}
+	} else {
+		http_error(req, 404, "not_found", "no such endpoint");
+		return;
+	}
+	if (out == NULL)
+		http_error(req, 404, "not_found", "no such message");
+	else
+		http_json(req, 200, out);
+	json_decref(out);
+	evhttp_clear_headers(&q);
+}
+
+static void
+api_stats(struct http_server *h, struct evhttp_request *req, int64_t account)
+{
+	static const char *const allowed[] = {"since", "until", "domain", NULL};
+	struct evkeyvalq q;
+	int64_t since, until;
+	json_t *out;
+
+	if (query_params(req, &q, allowed) < 0)
+		return;
+	if (time_param(req, &q, "since", &since) == 0 && time_param(req, &q, "until", &until) == 0) {
+		out = store_stats(h->store, account, since, until, param(&q, "domain"));
+		if (out == NULL)
+			http_error(req, 500, "internal", "statistics are not available");
+		else
+			http_json(req, 200, out);
+		json_decref(out);
+	}
+	evhttp_clear_headers(&q);
+}
+
+void
+http_api(struct http_server *h, struct evhttp_request *req, const char *path)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	int64_t account;
+
+	if ((account = http_auth(h, req)) == 0)
+		return;
+	if (strcmp(path, "messages") == 0) {
+		if (cmd == EVHTTP_REQ_POST)
+			http_api_send(h, req, account);
+		else if (cmd == EVHTTP_REQ_GET)
+			api_search(h, req, account);
+		else
+			http_error(req, 405, "method_not_allowed", "use GET or POST");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET) {
+		http_error(req, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	if (strncmp(path, "messages/", 9) == 0)
+		api_message(h, req, account, path + 9);
+	else if (strcmp(path, "stats") == 0)
+		api_stats(h, req, account);
+	else
+		http_error(req, 404, "not_found", "no such endpoint");
+}
