@@ -16,8 +16,12 @@
  *	GMime and writes it with CRLF line ends (GMime writes bare LF
  *	unless asked, DESIGN.md).
  *
- *	What GMime is trusted with: RFC 2047 encoding and folding of the
- *	subject, display names and extra header values; RFC 2231 filenames;
+ *	What GMime is trusted with: RFC 2047 encoding and folding of
+ *	display names, and of a subject or extra header value that holds
+ *	non-ASCII (an ASCII one goes out as given, only folded at its own
+ *	white space: GMime would encode a long word such as a
+ *	List-Unsubscribe URL, which a structured field may not hold);
+ *	RFC 2231 filenames;
  *	the transfer encoding of text parts (chosen under the 7bit
  *	constraint, so long lines and 8-bit text get quoted-printable or
  *	base64); boundaries. What is not left to it: line ends in the text
@@ -502,6 +506,8 @@ compose_attachment(struct compose_req *r, size_t idx, json_t *o,
 	if (n == 0 || n > COMPOSE_FILENAME_MAX)
 		return compose_fail(err, errlen, "%s: must be 1 to %d bytes", field,
 				    COMPOSE_FILENAME_MAX);
+	if (memchr(s, '\t', n) != NULL)
+		return compose_fail(err, errlen, "%s: contains a control character", field);
 	if (memchr(s, '/', n) != NULL || memchr(s, '\\', n) != NULL || strcmp(s, ".") == 0 ||
 	    strcmp(s, "..") == 0)
 		return compose_fail(err, errlen, "%s: must be a file name without a path", field);
@@ -717,18 +723,83 @@ compose_att_part(const struct compose_att *a)
 	return GMIME_OBJECT(p);
 }
 
-/* -1 unless GMime wrote the header just appended as a well-formed,
- * 7-bit, non-empty (when the value was) field body. */
-static int
-compose_check_last_header(GMimeObject *obj, const char *value)
+/* The raw field body (GMime's form: " value\n", folded lines joined by
+ * "\n") for an ASCII value after "name:", folded before white space
+ * so that lines stay near 78 octets (RFC 5322 2.2.3, 2.1.1); NULL when
+ * a word is too long to fit a 998-octet line. Only white space already
+ * in the value becomes a fold, so unfolding gives the value back. */
+static char *
+compose_fold(const char *name, const char *v)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-	int count = g_mime_header_list_get_count(hl);
-	GMimeHeader *h = count > 0 ? g_mime_header_list_get_header_at(hl, count - 1) : NULL;
-	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+	size_t n = strlen(v), col = strlen(name) + 2, i = 0;
+	struct buf b;
+
+	buf_init(&b, 2 * n + 16); /* a fold adds one byte per blank run at most */
+	if (buf_puts(&b, " ") < 0)
+		goto fail;
+	while (i < n) {
+		size_t ws = i, we;
+
+		while (ws < n && (v[ws] == ' ' || v[ws] == '\t'))
+			ws++;
+		for (we = ws; we < n && v[we] != ' ' && v[we] != '\t'; we++)
+			;
+		/* fold before this white space: never first, never to leave a
+		 * line of white space only (RFC 5322 3.2.2) */
+		if (i > 0 && ws > i && we > ws && col + (we - i) > 78) {
+			if (buf_puts(&b, "\n") < 0)
+				goto fail;
+			col = 0;
+		}
+		if (buf_append(&b, v + i, we - i) < 0)
+			goto fail;
+		col += we - i;
+		if (col > COMPOSE_LINE_MAX)
+			goto fail;
+		i = we;
+	}
+	if (buf_puts(&b, "\n") < 0)
+		goto fail;
+	return buf_steal(&b);
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
+/* Whether s is all ASCII. */
+static int
+compose_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* Settle header h's written form for value, then check it: an ASCII
+ * value goes out as given, only folded, because GMime would turn a long
+ * word (a List-Unsubscribe URL) into RFC 2047 encoded-words, which a
+ * structured field may not hold; non-ASCII keeps GMime's RFC 2047
+ * encoding. -1 unless the result is 7-bit, folded only before white
+ * space, and not blank unless the value was. */
+static int
+compose_header_raw(GMimeHeader *h, const char *name, const char *value)
+{
+	const char *raw;
 	int blank_in = 1, blank_out = 1;
 	size_t n;
 
+	if (h == NULL)
+		return -1;
+	if (compose_ascii(value)) {
+		char *folded = compose_fold(name, value);
+
+		if (folded != NULL) {
+			g_mime_header_set_raw_value(h, folded);
+			free(folded);
+		}
+	}
+	raw = g_mime_header_get_raw_value(h);
 	if (raw == NULL || (n = strlen(raw)) == 0 || raw[n - 1] != '\n')
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -736,7 +807,6 @@ compose_check_last_header(GMimeObject *obj, const char *value)
 
 		if (c >= 0x80 || c == '\r')
 			return -1;
-		/* folding only: a line break must be followed by white space */
 		if (c == '\n' && i + 1 < n && raw[i + 1] != ' ' && raw[i + 1] != '\t')
 			return -1;
 		if (c != ' ' && c != '\t' && c != '\n')
@@ -746,6 +816,16 @@ compose_check_last_header(GMimeObject *obj, const char *value)
 		if (*value != ' ' && *value != '\t')
 			blank_in = 0;
 	return blank_in || !blank_out ? 0 : -1;
+}
+
+/* The last header of obj: the one just appended. */
+static GMimeHeader *
+compose_last_header(GMimeObject *obj)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	int count = g_mime_header_list_get_count(hl);
+
+	return count > 0 ? g_mime_header_list_get_header_at(hl, count - 1) : NULL;
 }
 
 /* -1 unless every line of (p, n) ends in CRLF and has at most 998
@@ -810,6 +890,13 @@ compose_build(const struct compose_req *r, const struct http_compose_limits *lim
 	/* bcc never reaches the header section (RFC 5322 3.6.3, second way) */
 	subject = xstrndup(r->subject, r->subject_len);
 	g_mime_message_set_subject(msg, subject, "utf-8");
+	if (compose_header_raw(g_mime_header_list_get_header(
+				       g_mime_object_get_header_list(GMIME_OBJECT(msg)), "Subject"),
+			       "Subject", subject) < 0) {
+		free(subject);
+		compose_fail(err, errlen, "subject: cannot be encoded");
+		goto fail;
+	}
 	free(subject);
 	mid = xasprintf("%s@%s", lim->public_id, lim->hostname);
 	g_mime_message_set_message_id(msg, mid);
@@ -819,7 +906,8 @@ compose_build(const struct compose_req *r, const struct http_compose_limits *lim
 		json_object_foreach(r->headers, name, v) {
 			g_mime_object_append_header(GMIME_OBJECT(msg), name, json_string_value(v),
 						    "utf-8");
-			if (compose_check_last_header(GMIME_OBJECT(msg), json_string_value(v)) < 0) {
+			if (compose_header_raw(compose_last_header(GMIME_OBJECT(msg)), name,
+					       json_string_value(v)) < 0) {
 				compose_fail(err, errlen, "headers.%s: value cannot be encoded", name);
 				goto fail;
 			}

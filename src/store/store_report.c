@@ -456,10 +456,11 @@ store_message_evidence(struct store *st, int64_t account_id, const char *public_
 	{
 		const char *addr = json_string_value(json_object_get(r, "recipient"));
 		const char *status = json_string_value(json_object_get(r, "status"));
-		json_t *last = NULL, *ev = json_object(), *v;
+		json_t *last = NULL, *ev, *v;
 
 		if (recipient && (addr == NULL || strcasecmp(addr, recipient) != 0))
 			continue;
+		ev = json_object();
 		/* The last attempt of this recipient decides the evidence. */
 		json_array_foreach(events, k, e)
 		{
