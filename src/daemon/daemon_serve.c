@@ -41,7 +41,7 @@ static const struct {
 struct serve {
 	struct daemon_config cfg;
 	struct event_base *base;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *log_timer;
 	struct http_server *http;
 	struct smtpd_server *smtpd;
 	struct queue *queue;
@@ -61,6 +61,14 @@ serve_stop(evutil_socket_t sig, short what, void *arg)
 	if (s->smtpd)
 		smtpd_server_stop(s->smtpd);
 	event_base_loopexit(s->base, NULL);
+}
+
+#define SERVE_LOG_FLUSH_MS 100
+
+static void
+serve_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	log_flush();
 }
 
 static void
@@ -238,7 +246,6 @@ daemon_serve_main(int argc, char **argv)
 	if (s.cfg.log_file) {
 		if ((logfp = fopen(s.cfg.log_file, "a")) == NULL)
 			fatal("cannot open log_file %s: %s", s.cfg.log_file, strerror(errno));
-		setvbuf(logfp, NULL, _IOLBF, 0);
 		log_set_stream(logfp);
 	}
 	if (s.cfg.hostname == NULL) {
@@ -338,6 +345,15 @@ daemon_serve_main(int argc, char **argv)
 	s.sigint = evsignal_new(s.base, SIGINT, serve_stop, &s);
 	event_add(s.sigterm, NULL);
 	event_add(s.sigint, NULL);
+	/* Log lines leave in batches: one write per SERVE_LOG_FLUSH_MS, not
+	 * one per line, at thousands of messages a second. */
+	s.log_timer = event_new(s.base, -1, EV_PERSIST, serve_log_flush, NULL);
+	{
+		struct timeval tv = {0, SERVE_LOG_FLUSH_MS * 1000};
+
+		event_add(s.log_timer, &tv);
+	}
+	log_set_buffered(1);
 
 	log_info("daemon start version=%s smtp=%s%s%s http=%s data_dir=%s hostname=%s", PH_VERSION,
 		 s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
@@ -354,11 +370,13 @@ daemon_serve_main(int argc, char **argv)
 	dns_free(s.dns);
 	event_free(s.sigterm);
 	event_free(s.sigint);
+	event_free(s.log_timer);
 	event_base_free(s.base);
 	store_close(s.store);
 	tls_ctx_free(s.tls);
 	daemon_config_free(&s.cfg);
 	log_info("daemon stopped");
+	log_flush();
 	if (logfp)
 		fclose(logfp);
 	return 0;

@@ -134,7 +134,8 @@ compose_fail(char *err, size_t errlen, const char *fmt, ...)
 static const char *
 compose_esc(char out[COMPOSE_ESC_MAX * 4 + 8], const char *s, size_t n)
 {
-	size_t o = log_escape(out, COMPOSE_ESC_MAX * 4 + 4, s, n > COMPOSE_ESC_MAX ? COMPOSE_ESC_MAX : n);
+	size_t take = n > COMPOSE_ESC_MAX ? COMPOSE_ESC_MAX : n;
+	size_t o = log_escape(out, COMPOSE_ESC_MAX * 4 + 4, s, take);
 
 	if (n > COMPOSE_ESC_MAX)
 		memcpy(out + o, "...", 4);
@@ -183,6 +184,21 @@ compose_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
+/* Whether GMime writes the ASCII address addr back unchanged. It
+ * decodes xn-- labels (IDNA) when it parses an address and encodes them
+ * again on output; a label it cannot encode again ("xn--xbccg") would
+ * put UTF-8 in the header of a message sent without SMTPUTF8. */
+static int
+compose_gmime_same(const char *addr)
+{
+	InternetAddress *ia = internet_address_mailbox_new(NULL, addr);
+	const char *idn = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	int same = idn != NULL && strcmp(idn, addr) == 0;
+
+	g_object_unref(ia);
+	return same;
+}
+
 /* Split "Name <addr>", "\"Name\" <addr>", "<addr>" or "addr" into mb,
  * and check the address (RFC 5321 4.1.2; UTF-8 allowed, noted in
  * *utf8 for SMTPUTF8). The display name is left for GMime to quote
@@ -211,13 +227,14 @@ compose_mbox(const char *field, const char *s, size_t n, struct compose_mbox *mb
 				break;
 			}
 		if (lt == NULL)
-			return compose_fail(err, errlen, "%s: not a valid address (no '<' before '>')",
-					    field);
+			return compose_fail(err, errlen,
+					    "%s: not a valid address (no '<' before '>')", field);
 		name = addr;
 		nlen = (size_t)(lt - addr);
 		compose_trim(&name, &nlen);
 		alen = (size_t)(addr + alen - 1 - (lt + 1));
 		addr = lt + 1;
+		compose_trim(&addr, &alen); /* CFWS inside angle-addr, RFC 5322 3.4 */
 	}
 	e = mail_addr_check(addr, alen, 1, &has_utf8);
 	if (e != MAIL_ADDR_OK)
@@ -242,6 +259,8 @@ compose_mbox(const char *field, const char *s, size_t n, struct compose_mbox *mb
 		mb->name = xstrndup(name, nlen);
 	}
 	mb->addr = xstrndup(addr, alen);
+	if (!has_utf8 && !compose_gmime_same(mb->addr))
+		return compose_fail(err, errlen, "%s: not a valid address (bad IDN label)", field);
 	if (has_utf8)
 		*utf8 = 1;
 	return 0;
@@ -372,8 +391,8 @@ compose_headers(struct compose_req *r, json_t *obj, char *err, size_t errlen)
 		    compose_hdr_text(field, s, n, err, errlen) < 0)
 			return -1;
 		if (n > HTTP_COMPOSE_HEADER_VALUE_MAX)
-			return compose_fail(err, errlen, "%s: too long (%zu bytes, limit %d)", field,
-					    n, HTTP_COMPOSE_HEADER_VALUE_MAX);
+			return compose_fail(err, errlen, "%s: too long (%zu bytes, limit %d)",
+					    field, n, HTTP_COMPOSE_HEADER_VALUE_MAX);
 		if ((strcasecmp(name, "References") == 0 || strcasecmp(name, "In-Reply-To") == 0) &&
 		    !compose_msgids_ok(s, n))
 			return compose_fail(err, errlen, "%s: must be message ids like <id@host>",
@@ -437,7 +456,8 @@ compose_grow(struct compose_req *r, size_t n, const struct http_compose_limits *
 {
 	r->min_size = r->min_size > SIZE_MAX - n ? SIZE_MAX : r->min_size + n;
 	if (r->min_size > lim->max_message_size)
-		return compose_fail(err, errlen, "message too large (at least %zu bytes, limit %zu)",
+		return compose_fail(err, errlen,
+				    "message too large (at least %zu bytes, limit %zu)",
 				    r->min_size, lim->max_message_size);
 	return 0;
 }
@@ -493,8 +513,8 @@ compose_attachment(struct compose_req *r, size_t idx, json_t *o,
 	json_object_foreach(o, key, v) {
 		if (strcmp(key, "filename") != 0 && strcmp(key, "content_type") != 0 &&
 		    strcmp(key, "content") != 0)
-			return compose_fail(err, errlen, "attachments[%zu]: unknown field '%s'", idx,
-					    compose_esc(esc, key, strlen(key)));
+			return compose_fail(err, errlen, "attachments[%zu]: unknown field '%s'",
+					    idx, compose_esc(esc, key, strlen(key)));
 	}
 
 	snprintf(field, sizeof(field), "attachments[%zu].filename", idx);
@@ -614,7 +634,8 @@ compose_parse(json_t *req, const struct http_compose_limits *lim, struct compose
 		return -1;
 
 	if (total == 0)
-		return compose_fail(err, errlen, "to: at least one recipient (to, cc or bcc) required");
+		return compose_fail(err, errlen,
+				    "to: at least one recipient (to, cc or bcc) required");
 	if (total > lim->max_recipients)
 		return compose_fail(err, errlen, "too many recipients: %zu (limit %zu)", total,
 				    lim->max_recipients);
@@ -680,8 +701,9 @@ static void
 compose_set_content(GMimePart *part, const void *p, size_t n)
 {
 	GMimeStream *st = g_mime_stream_mem_new_with_buffer(p, n); /* copies */
-	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(st, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeDataWrapper *w;
 
+	w = g_mime_data_wrapper_new_with_stream(st, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_mime_part_set_content(part, w);
 	g_object_unref(w);
 	g_object_unref(st);
@@ -908,7 +930,8 @@ compose_build(const struct compose_req *r, const struct http_compose_limits *lim
 						    "utf-8");
 			if (compose_header_raw(compose_last_header(GMIME_OBJECT(msg)), name,
 					       json_string_value(v)) < 0) {
-				compose_fail(err, errlen, "headers.%s: value cannot be encoded", name);
+				compose_fail(err, errlen, "headers.%s: value cannot be encoded",
+					     name);
 				goto fail;
 			}
 		}

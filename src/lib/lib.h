@@ -85,6 +85,10 @@ int log_level_parse(const char *s, enum log_level *out) PH_WUR;
 void log_set_level(enum log_level l);
 void log_set_stream(FILE *fp);
 void log_set_ident(const char *ident);
+/* Buffer info lines (warnings and errors still go out at once); the
+ * caller flushes with log_flush(), e.g. on a short timer. */
+void log_set_buffered(int on);
+void log_flush(void);
 void log_msg(enum log_level l, const char *fmt, ...) PH_PRINTF(2, 3);
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -18,6 +18,7 @@ static enum log_level log_min = LOG_INFO;
 static FILE *log_fp;
 static const char *log_ident = "posthaste";
 static lib_exit_hook_fn exit_hook;
+static int log_buffered; /* the daemon flushes on a timer (log_flush) */
 
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
@@ -73,6 +74,23 @@ log_vline(enum log_level l, const char *fmt, va_list ap)
 	n = (size_t)(n + m) >= sizeof(line) - 1 ? (int)sizeof(line) - 2 : n + m;
 	line[n++] = '\n';
 	fwrite(line, 1, (size_t)n, log_fp ? log_fp : stderr);
+	if (!log_buffered || l >= LOG_WARN)
+		fflush(log_fp ? log_fp : stderr);
+}
+
+void
+log_set_buffered(int on)
+{
+	static char buffer[64 * 1024];
+
+	log_buffered = on;
+	if (on && log_fp == NULL)
+		setvbuf(stderr, buffer, _IOFBF, sizeof(buffer));
+}
+
+void
+log_flush(void)
+{
 	fflush(log_fp ? log_fp : stderr);
 }
 
@@ -128,6 +146,7 @@ die(int is_panic, const char *fmt, va_list ap)
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_flush();
 	if (exit_hook)
 		exit_hook(is_panic, msg); /* tests longjmp out of here */
 	if (is_panic) {

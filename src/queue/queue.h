@@ -70,6 +70,9 @@ void queue_free(struct queue *q);
 int queue_spool_read(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len,
 		     const char *public_id, struct buf *out, char *err, size_t errlen) PH_WUR;
 
+/* Close the spool files kept open for reading (at exit, in tests). */
+void queue_spool_close_cache(void);
+
 /* Statistics for /metrics and the benchmarks. */
 struct queue_stats {
 	uint64_t messages, batches, bytes, failures;

@@ -272,6 +272,7 @@ queue_free(struct queue *q)
 		event_free(q->commit_ev);
 	if (q->seg.fd >= 0)
 		close(q->seg.fd);
+	queue_spool_close_cache();
 	free(q->data_dir);
 	free(q);
 }

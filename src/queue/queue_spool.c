@@ -141,6 +141,55 @@ queue_segment_open_new(const char *data_dir, struct queue_segment *seg, char *er
 	return 0;
 }
 
+/* Segments are read again and again (every delivery, every DSN): keep
+ * the last SEG_FD_CACHE of them open. Used from one thread only. */
+#define SEG_FD_CACHE 8
+
+static struct {
+	char *path;
+	int fd;
+	uint64_t used;
+} seg_fds[SEG_FD_CACHE];
+static uint64_t seg_clock;
+
+static int
+segment_fd(const char *path)
+{
+	size_t victim = 0;
+
+	for (size_t i = 0; i < SEG_FD_CACHE; i++) {
+		if (seg_fds[i].path && strcmp(seg_fds[i].path, path) == 0) {
+			seg_fds[i].used = ++seg_clock;
+			return seg_fds[i].fd;
+		}
+		if (seg_fds[i].used < seg_fds[victim].used)
+			victim = i;
+	}
+	if (seg_fds[victim].path) {
+		close(seg_fds[victim].fd);
+		free(seg_fds[victim].path);
+		seg_fds[victim].path = NULL;
+	}
+	seg_fds[victim].fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (seg_fds[victim].fd < 0)
+		return -1;
+	seg_fds[victim].path = xstrdup(path);
+	seg_fds[victim].used = ++seg_clock;
+	return seg_fds[victim].fd;
+}
+
+void
+queue_spool_close_cache(void)
+{
+	for (size_t i = 0; i < SEG_FD_CACHE; i++)
+		if (seg_fds[i].path) {
+			close(seg_fds[i].fd);
+			free(seg_fds[i].path);
+			seg_fds[i].path = NULL;
+			seg_fds[i].used = 0;
+		}
+}
+
 /* Read the record at (seg, off); check it names public_id and holds len
  * bytes. With out == NULL only the header and trailer are checked (the
  * start-up scan); otherwise the payload is read and its CRC checked. */
@@ -150,7 +199,7 @@ queue_spool_check(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len
 {
 	unsigned char hdr[QUEUE_REC_HDR], tr[QUEUE_REC_TRAILER], want_tr[QUEUE_REC_TRAILER];
 	char *path = queue_segment_path(data_dir, seg);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd = segment_fd(path), rc = -1;
 	ssize_t r;
 
 	if (fd < 0) {
@@ -198,7 +247,6 @@ queue_spool_check(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len
 	}
 	rc = 0;
 out:
-	close(fd);
 	free(path);
 	return rc;
 }
