@@ -63,14 +63,16 @@ main(int argc, char **argv)
 		snprintf(addr, sizeof(addr), "r%llu@%s", (unsigned long long)i, domain);
 		rc[0] = arena_strndup(&m->arena, addr, strlen(addr));
 		bl = snprintf(body, sizeof(body),
-			      "Subject: queued %llu\r\nFrom: app@bench.test\r\n\r\nhello\r\n",
+			      "Subject: order %llu\r\nFrom: app@bench.test\r\n\r\nhello\r\n",
 			      (unsigned long long)i);
 		buf_init(&m->body, sizeof(body));
 		if (buf_append(&m->body, body, (size_t)bl) < 0)
 			fatal("body");
 		m->meta.account_id = sec.account_id;
 		m->meta.mail_from = "app@bench.test";
-		m->meta.subject = "queued";
+		m->meta.subject = arena_strndup(&m->arena, body + 9, (size_t)(strchr(body, '\r') - body - 9));
+		snprintf(addr, sizeof(addr), "<gen-%llu@bench.test>", (unsigned long long)i);
+		m->meta.message_id_hdr = arena_strndup(&m->arena, addr, strlen(addr));
 		m->meta.size = (uint64_t)bl;
 		m->meta.received_ms = time_now_ms();
 		m->meta.source = "bench";
@@ -93,6 +95,7 @@ main(int argc, char **argv)
 	sqlite3_close(db);
 	free(sql);
 	free(path);
-	printf("queued %llu recipients for %s in %s\n", (unsigned long long)n, domain, argv[1]);
+	printf("queued %llu recipients for %s in %s\napi_key=%s\n", (unsigned long long)n,
+	       domain, argv[1], sec.api_key);
 	return 0;
 }

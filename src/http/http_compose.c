@@ -1049,12 +1049,12 @@ compose_envelope(const struct compose_req *r, const struct http_compose_limits *
 	env->message_id = xasprintf("<%s@%s>", lim->public_id, lim->hostname);
 }
 
+/* Check req, then build the message into out and the envelope into env. */
 int
 http_compose(json_t *req, const struct http_compose_limits *lim, struct buf *out,
 	     struct http_envelope *env, char *err, size_t errlen)
 {
 	struct compose_req r;
-	size_t len0 = out->len;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -1065,10 +1065,8 @@ http_compose(json_t *req, const struct http_compose_limits *lim, struct buf *out
 	pthread_once(&compose_once, compose_gmime_init);
 	if (compose_parse(req, lim, &r, err, errlen) < 0 ||
 	    compose_build(&r, lim, out, err, errlen) < 0) {
+		/* out is untouched: compose_build() appends only once all is well */
 		compose_req_free(&r);
-		out->len = len0; /* nothing was appended, but say so */
-		if (out->data != NULL)
-			out->data[len0] = '\0';
 		return -1;
 	}
 	compose_envelope(&r, lim, env);

@@ -208,7 +208,12 @@ store_search_messages(struct store *st, int64_t account_id, const struct store_s
 	}
 	buf_init(&sql, 4096);
 	/* Fixed fragments only; every value below is bound in the same order. */
-	if (buf_puts(&sql, "SELECT " MSG_COLS " FROM messages m WHERE 1") < 0)
+	/* With a status, walk the (status, message_id) index newest first and
+	 * join each message (CROSS JOIN keeps that order of loops): a page
+	 * costs the same whether the status is common or rare. */
+	if (buf_puts(&sql, f->status ? "SELECT " MSG_COLS " FROM recipients r CROSS JOIN messages m"
+				       " ON m.id = r.message_id WHERE r.status = ?"
+				     : "SELECT " MSG_COLS " FROM messages m WHERE 1") < 0)
 		goto fail;
 	if (account_id && buf_puts(&sql, " AND m.account_id = ?") < 0)
 		goto fail;
@@ -235,21 +240,22 @@ store_search_messages(struct store *st, int64_t account_id, const struct store_s
 		if (buf_puts(&sql, " AND m.message_id_hdr = ?") < 0)
 			goto fail;
 	}
-	if (f->status && buf_puts(&sql, " AND EXISTS (SELECT 1 FROM recipients r WHERE"
-					" r.message_id = m.id AND r.status = ?)") < 0)
-		goto fail;
+
 	if (f->since_ms && buf_puts(&sql, " AND m.received_ms >= ?") < 0)
 		goto fail;
 	if (f->until_ms && buf_puts(&sql, " AND m.received_ms < ?") < 0)
 		goto fail;
-	if (f->cursor && buf_puts(&sql, " AND m.id < ?") < 0)
+	if (f->cursor && buf_puts(&sql, f->status ? " AND r.message_id < ?" : " AND m.id < ?") < 0)
 		goto fail;
-	if (buf_puts(&sql, " ORDER BY m.id DESC LIMIT ?") < 0)
+	if (buf_puts(&sql, f->status ? " GROUP BY r.message_id ORDER BY r.message_id DESC LIMIT ?"
+				     : " ORDER BY m.id DESC LIMIT ?") < 0)
 		goto fail;
 	if (sqlite3_prepare_v2(st->db, sql.data, -1, &q, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "search failed: %s", sqlite3_errmsg(st->db));
 		goto fail;
 	}
+	if (f->status)
+		sqlite3_bind_text(q, i++, f->status, -1, SQLITE_STATIC);
 	if (account_id)
 		sqlite3_bind_int64(q, i++, account_id);
 	if (f->recipient)
@@ -260,8 +266,6 @@ store_search_messages(struct store *st, int64_t account_id, const struct store_s
 		sqlite3_bind_text(q, i++, subj, -1, SQLITE_STATIC);
 	if (f->message_id)
 		sqlite3_bind_text(q, i++, msgid, -1, SQLITE_STATIC);
-	if (f->status)
-		sqlite3_bind_text(q, i++, f->status, -1, SQLITE_STATIC);
 	if (f->since_ms)
 		sqlite3_bind_int64(q, i++, f->since_ms);
 	if (f->until_ms)
