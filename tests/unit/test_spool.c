@@ -282,7 +282,9 @@ test_read_damaged(void **state)
 		char err[512] = "";
 		int rc;
 
-		/* A fresh segment for every row. */
+		/* A fresh segment for every row (a new file: drop the open
+		 * descriptors the reader keeps for the old one). */
+		queue_spool_close_cache();
 		unlink(f->seg);
 		f->off1 = append_record(f->seg, ID1, &f->body1);
 		f->off2 = append_record(f->seg, ID2, &f->body2);
