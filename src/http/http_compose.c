@@ -279,8 +279,8 @@ compose_rcpt_list(struct compose_req *r, enum compose_list which, json_t *arr, c
 		return 0;
 	r->rcpt[which] = xcalloc(json_array_size(arr) + 1, sizeof(struct compose_mbox));
 	json_array_foreach(arr, i, v) {
-		const char *s;
-		size_t n;
+		const char *s = NULL;
+		size_t n = 0;
 
 		snprintf(field, sizeof(field), "%s[%zu]", compose_list_name[which], i);
 		if (compose_str(v, field, &s, &n, err, errlen) < 0 ||
@@ -371,8 +371,8 @@ compose_headers(struct compose_req *r, json_t *obj, char *err, size_t errlen)
 		return compose_fail(err, errlen, "headers: too many (%zu, limit %d)",
 				    json_object_size(obj), HTTP_COMPOSE_HEADERS_MAX);
 	json_object_foreach(obj, name, v) {
-		const char *s;
-		size_t n;
+		const char *s = NULL;
+		size_t n = 0;
 
 		if (!compose_field_name_ok(name))
 			return compose_fail(err, errlen, "headers: invalid header name \"%s\"",
@@ -506,7 +506,7 @@ compose_attachment(struct compose_req *r, size_t idx, json_t *o,
 	char field[64], esc[COMPOSE_ESC_MAX * 4 + 8];
 	const char *key, *s;
 	json_t *v;
-	size_t n;
+	size_t n = 0;
 
 	if (!json_is_object(o))
 		return compose_fail(err, errlen, "attachments[%zu]: must be an object", idx);
@@ -723,7 +723,7 @@ compose_text_part(const char *subtype, const char *text, size_t len)
 	enc = g_mime_part_get_best_content_encoding(GMIME_PART(tp), GMIME_ENCODING_CONSTRAINT_7BIT);
 	if (enc == GMIME_CONTENT_ENCODING_BASE64) {
 		/* GMime converts line ends only outside base64; encode CRLF text */
-		size_t n;
+		size_t n = 0;
 		char *crlf = compose_crlf(text, len, &n);
 
 		compose_set_content(GMIME_PART(tp), crlf, n);
@@ -809,7 +809,7 @@ compose_header_raw(GMimeHeader *h, const char *name, const char *value)
 {
 	const char *raw;
 	int blank_in = 1, blank_out = 1;
-	size_t n;
+	size_t n = 0;
 
 	if (h == NULL)
 		return -1;
