@@ -598,8 +598,8 @@ compose_parse(json_t *req, const struct http_compose_limits *lim, struct compose
 {
 	char esc[COMPOSE_ESC_MAX * 4 + 8];
 	json_t *v, *lists[COMPOSE_NLISTS];
-	const char *key, *s;
-	size_t n, total = 0;
+	const char *key, *s = NULL;
+	size_t n = 0, total = 0;
 
 	if (!json_is_object(req))
 		return compose_fail(err, errlen, "request: must be a JSON object");
