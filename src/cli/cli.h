@@ -13,6 +13,7 @@
 int cli_account_main(int argc, char **argv);
 int cli_queue_main(int argc, char **argv);
 int cli_trace_main(int argc, char **argv);
+int cli_domain_main(int argc, char **argv);
 
 /* Shared by the subcommands: the store file inside a data directory. */
 #define CLI_DEFAULT_DATA_DIR "./posthaste-data"

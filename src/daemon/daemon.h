@@ -51,6 +51,7 @@ struct daemon_config {
 	int64_t mta_max_lifetime_ms;
 	char *tls_ca_file;
 	int mta_hold;
+	int64_t queue_commit_delay_ms;
 	/* route.DOMAIN = HOST:PORT, in the order given */
 	char *routes[DAEMON_ROUTES_MAX][2];
 	unsigned nroutes;

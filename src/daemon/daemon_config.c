@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "queue/queue.h"
 
 enum cfg_type { CFG_STR, CFG_HOSTPORT, CFG_UINT, CFG_SIZE, CFG_DURATION, CFG_BOOL };
 
@@ -60,6 +61,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"mta_max_lifetime", CFG_DURATION, OFF(mta_max_lifetime_ms), 1000, 60LL * 86400000},
 	{"tls_ca_file", CFG_STR, OFF(tls_ca_file), 0, 0},
 	{"mta_hold", CFG_BOOL, OFF(mta_hold), 0, 1},
+	{"queue_commit_delay", CFG_DURATION, OFF(queue_commit_delay_ms), 0, 100},
 };
 
 void
@@ -91,6 +93,7 @@ daemon_config_defaults(struct daemon_config *c)
 	c->mta_retry_schedule = xstrdup("5m,10m,20m,40m,80m,160m,4h");
 	c->mta_greylist_retry_ms = 120000;
 	c->mta_max_lifetime_ms = 5LL * 86400000;
+	c->queue_commit_delay_ms = QUEUE_COMMIT_DELAY_DEFAULT_US / 1000;
 }
 
 void

@@ -307,6 +307,7 @@ daemon_serve_main(int argc, char **argv)
 	s.queue = queue_new(s.base, s.store, s.cfg.data_dir, err, sizeof(err));
 	if (s.queue == NULL)
 		fatal("%s", err);
+	queue_set_commit_delay(s.queue, (long)s.cfg.queue_commit_delay_ms * 1000);
 
 	s.dns = dns_new(s.base, s.cfg.dns, err, sizeof(err));
 	if (s.dns == NULL)

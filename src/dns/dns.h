@@ -67,4 +67,22 @@ void dns_resolve_host(struct dns *d, const char *host, dns_mx_fn cb, void *arg);
 /* Sort hosts by preference, shuffling equal ones (exported for tests). */
 void dns_order_hosts(struct dns_host *h, size_t n);
 
+/* --- synchronous lookups, for the command line (domain verify) -------- */
+enum dns_rcode { DNS_ANSWER, DNS_NAME_ERROR, DNS_NO_DATA, DNS_SERVER_FAIL };
+struct dns_rrset {
+	enum dns_rcode rcode;
+	size_t n;
+	unsigned char **rdata; /* n entries, each malloc'd */
+	size_t *len;
+	uint32_t ttl;
+	int secure;
+};
+struct dns_sync;
+struct dns_sync *dns_sync_new(const char *forward, char *err, size_t errlen);
+int dns_sync_query(struct dns_sync *d, const char *name, int rrtype, struct dns_rrset *out);
+void dns_rrset_free(struct dns_rrset *r);
+void dns_sync_free(struct dns_sync *d);
+/* Wire-format name (as libunbound gives rdata) to text; -1 if malformed. */
+int dns_wire_name(const unsigned char *p, size_t n, char *out, size_t outlen);
+
 #endif

@@ -82,44 +82,56 @@ dns_readable(evutil_socket_t fd, short what, void *arg)
 	ub_process(d->ub);
 }
 
-struct dns *
-dns_new(struct event_base *base, const char *forward, char *err, size_t errlen)
+/* A configured unbound context: forwarder or resolv.conf, the traps
+ * handled. async: answers through ub_fd() in a thread of its own. */
+static struct ub_ctx *
+ub_setup(const char *forward, int async, char *err, size_t errlen)
 {
 	static const char *const drop_zones[] = {"test.", "invalid.", "2.0.192.in-addr.arpa.",
 						 "100.51.198.in-addr.arpa.",
 						 "113.0.203.in-addr.arpa."};
-	struct dns *d = xcalloc(1, sizeof(*d));
-	int rc;
+	struct ub_ctx *ub = ub_ctx_create();
+	int rc = 0;
 
-	d->base = base;
-	d->ub = ub_ctx_create();
-	if (d->ub == NULL) {
+	if (ub == NULL) {
 		snprintf(err, errlen, "dns: cannot create the resolver");
-		goto fail;
+		return NULL;
 	}
-	if ((rc = ub_ctx_async(d->ub, 1)) != 0)
-		goto ub_fail;
+	if (async && (rc = ub_ctx_async(ub, 1)) != 0)
+		goto fail;
 	if (forward) {
-		if ((rc = ub_ctx_set_option(d->ub, "do-not-query-localhost:", "no")) != 0 ||
-		    (rc = ub_ctx_set_fwd(d->ub, forward)) != 0)
-			goto ub_fail;
+		if ((rc = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0 ||
+		    (rc = ub_ctx_set_fwd(ub, forward)) != 0)
+			goto fail;
 	} else {
-		if ((rc = ub_ctx_resolvconf(d->ub, NULL)) != 0)
-			goto ub_fail;
-		ub_ctx_hosts(d->ub, NULL);
+		if ((rc = ub_ctx_resolvconf(ub, NULL)) != 0)
+			goto fail;
+		ub_ctx_hosts(ub, NULL);
 	}
 	/* Last: removing zones finalises the context. */
 	for (size_t i = 0; i < PH_ARRAY_LEN(drop_zones); i++)
-		ub_ctx_zone_remove(d->ub, drop_zones[i]);
+		ub_ctx_zone_remove(ub, drop_zones[i]);
+	return ub;
+fail:
+	snprintf(err, errlen, "dns: %s%s", ub_strerror(rc),
+		 forward ? " (check --dns ADDR@PORT)" : "");
+	ub_ctx_delete(ub);
+	return NULL;
+}
+
+struct dns *
+dns_new(struct event_base *base, const char *forward, char *err, size_t errlen)
+{
+	struct dns *d = xcalloc(1, sizeof(*d));
+
+	d->base = base;
+	if ((d->ub = ub_setup(forward, 1, err, errlen)) == NULL) {
+		free(d);
+		return NULL;
+	}
 	d->ev = event_new(base, ub_fd(d->ub), EV_READ | EV_PERSIST, dns_readable, d);
 	event_add(d->ev, NULL);
 	return d;
-ub_fail:
-	snprintf(err, errlen, "dns: %s%s", ub_strerror(rc),
-		 forward ? " (check --dns ADDR@PORT)" : "");
-fail:
-	dns_free(d);
-	return NULL;
 }
 
 static void job_finish(struct dns_job *j);
@@ -145,8 +157,8 @@ dns_free(struct dns *d)
 
 /* Wire-format name (uncompressed, as libunbound gives rdata) to text
  * without the trailing dot. -1 when malformed. */
-static int
-wire_name(const unsigned char *p, size_t n, char *out, size_t outlen)
+int
+dns_wire_name(const unsigned char *p, size_t n, char *out, size_t outlen)
 {
 	size_t i = 0, o = 0;
 
@@ -361,7 +373,7 @@ on_mx(struct dns_job *j, int err, struct ub_result *res)
 			note(r, "MX %s: %d . (null MX)", j->domain, pref);
 			return;
 		}
-		if (wire_name(p + 2, n - 2, name, sizeof(name)) < 0) {
+		if (dns_wire_name(p + 2, n - 2, name, sizeof(name)) < 0) {
 			note(r, "MX %s: malformed record ignored", j->domain);
 			continue;
 		}
@@ -485,4 +497,78 @@ void
 dns_resolve_host(struct dns *d, const char *host, dns_mx_fn cb, void *arg)
 {
 	job_start(d, host, 0, cb, arg);
+}
+
+/* --- synchronous lookups ------------------------------------------------- */
+
+struct dns_sync {
+	struct ub_ctx *ub;
+};
+
+struct dns_sync *
+dns_sync_new(const char *forward, char *err, size_t errlen)
+{
+	struct dns_sync *d = xcalloc(1, sizeof(*d));
+
+	if ((d->ub = ub_setup(forward, 0, err, errlen)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int
+dns_sync_query(struct dns_sync *d, const char *name, int rrtype, struct dns_rrset *out)
+{
+	struct ub_result *res = NULL;
+	int rc = ub_resolve(d->ub, name, rrtype, 1, &res);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0 || res->rcode == 2 || res->bogus) {
+		out->rcode = DNS_SERVER_FAIL;
+	} else if (res->nxdomain) {
+		out->rcode = DNS_NAME_ERROR;
+	} else if (res->rcode != 0) {
+		out->rcode = DNS_SERVER_FAIL;
+	} else if (!res->havedata) {
+		out->rcode = DNS_NO_DATA;
+	} else {
+		size_t n = 0;
+
+		while (res->data[n])
+			n++;
+		out->rcode = DNS_ANSWER;
+		out->n = n;
+		out->rdata = xcalloc(n, sizeof(*out->rdata));
+		out->len = xcalloc(n, sizeof(*out->len));
+		for (size_t i = 0; i < n; i++) {
+			out->len[i] = (size_t)res->len[i];
+			out->rdata[i] = xmalloc(out->len[i] + 1);
+			memcpy(out->rdata[i], res->data[i], out->len[i]);
+		}
+		out->ttl = (uint32_t)res->ttl;
+		out->secure = res->secure;
+	}
+	if (res)
+		ub_resolve_free(res);
+	return rc == 0 ? 0 : -1;
+}
+
+void
+dns_rrset_free(struct dns_rrset *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->rdata[i]);
+	free(r->rdata);
+	free(r->len);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+dns_sync_free(struct dns_sync *d)
+{
+	if (d == NULL)
+		return;
+	ub_ctx_delete(d->ub);
+	free(d);
 }

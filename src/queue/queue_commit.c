@@ -26,6 +26,7 @@ struct queue {
 	struct queue_stats stats;
 	queue_committed_fn hook;
 	void *hook_arg;
+	long commit_delay_us; /* how long a batch waits for company */
 };
 
 struct queue_msg *
@@ -72,6 +73,7 @@ queue_new(struct event_base *base, struct store *st, const char *data_dir, char 
 	if (queue_segment_open_new(data_dir, &q->seg, err, errlen) < 0)
 		goto fail;
 	q->commit_ev = event_new(base, -1, 0, queue_commit_cb, q);
+	q->commit_delay_us = QUEUE_COMMIT_DELAY_DEFAULT_US;
 	event_priority_set(q->commit_ev, QUEUE_PRIORITIES - 1);
 	return q;
 fail:
@@ -225,8 +227,19 @@ queue_submit(struct queue *q, struct queue_msg *m)
 	 * otherwise once every ready session has had its turn. */
 	if (q->npending >= QUEUE_BATCH_MAX || q->pending_bytes >= QUEUE_BATCH_BYTES_MAX)
 		queue_commit_now(q);
-	else
+	else if (q->commit_delay_us == 0)
 		event_active(q->commit_ev, 0, 0);
+	else if (!evtimer_pending(q->commit_ev, NULL)) {
+		struct timeval tv = {0, q->commit_delay_us};
+
+		evtimer_add(q->commit_ev, &tv);
+	}
+}
+
+void
+queue_set_commit_delay(struct queue *q, long us)
+{
+	q->commit_delay_us = us;
 }
 
 void

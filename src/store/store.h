@@ -136,6 +136,34 @@ struct store_transcript {
 int store_record_attempts(struct store *st, const struct store_transcript *t, size_t nt,
 			  const struct store_attempt *a, size_t na) PH_WUR;
 
+/* --- sender domains (store_domain.c) --------------------------------- */
+struct store_domain {
+	int64_t id, account_id;
+	char domain[256];
+	char sending_ips[512]; /* comma-separated, for the SPF check */
+	int verified;
+};
+struct store_dkim_key {
+	char selector[64];
+	char alg[24];   /* rsa-sha256, ed25519-sha256 */
+	char *pem;      /* private key */
+	char state[16]; /* active, retiring */
+};
+int store_account_id(struct store *st, const char *name, int64_t *id) PH_WUR;
+int store_account_set_allow_unverified(struct store *st, int64_t id, int allow) PH_WUR;
+int store_account_allows_unverified(struct store *st, int64_t account_id);
+int store_domain_add(struct store *st, int64_t account_id, const char *domain, const char *ips,
+		     const struct store_dkim_key *keys, size_t nkeys, char *err,
+		     size_t errlen) PH_WUR;
+/* account_id 0: whichever account has it. */
+int store_domain_get(struct store *st, int64_t account_id, const char *domain,
+		     struct store_domain *out) PH_WUR;
+int store_domain_keys(struct store *st, int64_t domain_id, struct store_dkim_key **out,
+		      size_t *n) PH_WUR;
+void store_dkim_keys_free(struct store_dkim_key *k, size_t n);
+int store_domain_set_checks(struct store *st, int64_t domain_id, int verified,
+			    const char *checks) PH_WUR;
+
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);
 
