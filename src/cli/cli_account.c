@@ -3,7 +3,9 @@
  *	cli_account - posthaste account create NAME [--json] [--trust CIDR]...
  * DESCRIPTION
  *	Prints the API key and SMTP credentials once; only their yescrypt
- *	hashes are stored.
+ *	hashes are stored. An account sends only from its verified domains
+ *	(posthaste domain add/verify) unless created --allow-unverified,
+ *	for development.
  */
 #include <string.h>
 
@@ -15,7 +17,7 @@ static int
 account_usage(void)
 {
 	fprintf(stderr, "usage: posthaste account create NAME [--data-dir DIR] [--json] "
-			"[--trust CIDR]...\n");
+			"[--trust CIDR]... [--allow-unverified]\n");
 	return 2;
 }
 
@@ -28,7 +30,7 @@ cli_account_main(int argc, char **argv)
 	struct store_account_secrets sec;
 	struct store *st;
 	char err[512];
-	int json = 0, i;
+	int json = 0, allow_unverified = 0, i;
 
 	if (argc < 2 || strcmp(argv[1], "create") != 0)
 		return account_usage();
@@ -37,6 +39,8 @@ cli_account_main(int argc, char **argv)
 			continue;
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--allow-unverified") == 0) {
+			allow_unverified = 1;
 		} else if (strcmp(argv[i], "--trust") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "posthaste: --trust needs a network (CIDR)\n");
@@ -67,6 +71,11 @@ cli_account_main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	if (allow_unverified && store_account_set_allow_unverified(st, sec.account_id, 1) < 0) {
+		fprintf(stderr, "posthaste: cannot set --allow-unverified\n");
+		store_close(st);
+		return 1;
+	}
 	store_close(st);
 	if (json) {
 		json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s}", "account", name, "account_id",
@@ -82,6 +91,7 @@ cli_account_main(int argc, char **argv)
 				json_array_append_new(tr, json_string(t.text));
 		}
 		json_object_set_new(o, "trust", tr);
+		json_object_set_new(o, "allow_unverified", json_boolean(allow_unverified));
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);

@@ -18,6 +18,7 @@
 #include "mail/mail.h"
 #include "http/http_int.h"
 #include "queue/queue.h"
+#include "store/store.h"
 
 struct pending_send {
 	struct evhttp_request *req;
@@ -101,6 +102,19 @@ http_api_send(struct http_server *h, struct evhttp_request *req, int64_t account
 		return;
 	}
 	json_decref(body);
+	{
+		const char *dom = strrchr(env.mail_from, '@');
+
+		if (dom == NULL || !store_sender_allowed(h->store, account_id, dom + 1)) {
+			http_error(req, 403, "sender_not_verified",
+				   "550 5.7.1 Sender domain %s is not verified for this account "
+				   "(posthaste domain add, then publish its DNS records)",
+				   dom ? dom + 1 : env.mail_from);
+			queue_msg_free(m);
+			http_envelope_free(&env);
+			return;
+		}
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->req = req;
 	p->evcon = evhttp_request_get_connection(req);

@@ -42,4 +42,8 @@ enum mail_addr_err mail_addr_check(const char *addr, size_t len, int utf8_allowe
  * line) is searched. */
 int mail_header_get(const char *msg, size_t len, const char *name, char *out, size_t outlen);
 
+/* The domain of the (first) address in a From: header value such as
+ * "Shop <shop@example.com>" or "shop@example.com"; 1 when found. */
+int mail_address_domain(const char *value, char *out, size_t outlen);
+
 #endif

@@ -61,3 +61,35 @@ mail_header_get(const char *msg, size_t len, const char *name, char *out, size_t
 	}
 	return 0;
 }
+
+int
+mail_address_domain(const char *value, char *out, size_t outlen)
+{
+	const char *lt = strrchr(value, '<'), *start = value, *end, *at;
+	size_t n;
+
+	if (lt) {
+		start = lt + 1;
+		end = strchr(start, '>');
+		if (end == NULL)
+			return 0;
+	} else {
+		end = value + strlen(value);
+	}
+	/* the domain runs from the last '@' to the end of the address */
+	at = NULL;
+	for (const char *p = start; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return 0;
+	at++;
+	while (end > at && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = (size_t)(end - at);
+	if (n == 0 || n >= outlen || memchr(at, ' ', n) || memchr(at, ',', n))
+		return 0;
+	memcpy(out, at, n);
+	out[n] = '\0';
+	return 1;
+}

@@ -177,6 +177,16 @@ cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *c)
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return 0;
 	}
+	if (s->authed && p.len > 0) {
+		const char *dom = strrchr(p.addr, '@') + 1;
+
+		if (!store_sender_allowed(s->srv->store, s->account_id, dom)) {
+			smtpd_reply(s, "550 5.7.1 Sender domain %s is not verified for this account "
+				       "(posthaste domain add, then publish its DNS records)",
+				    dom);
+			return 0;
+		}
+	}
 	txn_reset(s);
 	s->msg = queue_msg_new();
 	s->msg->meta.mail_from = arena_strndup(&s->msg->arena, p.addr, p.len);
@@ -416,7 +426,7 @@ session_data_end(struct smtpd_session *s)
 {
 	struct queue_msg *m = s->msg;
 	const char *bad = smtpd_data_reply(s->data.flags);
-	char v[MAIL_HEADER_VALUE_MAX + 1];
+	char v[MAIL_HEADER_VALUE_MAX + 1], dom[256] = "";
 
 	if (bad) {
 		log_info("smtpd %s rejected message from=<%s> reason=\"%s\"", s->id,
@@ -424,6 +434,20 @@ session_data_end(struct smtpd_session *s)
 		txn_reset(s);
 		s->state = ST_READY;
 		smtpd_reply(s, "%s", bad);
+		return;
+	}
+	/* The From: header's domain must be the account's too. */
+	if (!mail_header_get(m->body.data, m->body.len, "From", v, sizeof(v)) ||
+	    !mail_address_domain(v, dom, sizeof(dom)))
+		dom[0] = '\0'; /* allowed only to accounts that may send unverified */
+	if (!store_sender_allowed(s->srv->store, s->account_id, dom)) {
+		log_info("smtpd %s rejected message from=<%s> reason=\"From: domain not verified\"",
+			 s->id, m->meta.mail_from);
+		txn_reset(s);
+		s->state = ST_READY;
+		smtpd_reply(s, "550 5.7.1 The From: header's domain%s%s is not verified for this "
+			       "account",
+			    dom[0] ? " " : "", dom);
 		return;
 	}
 	store_new_public_id(m->meta.public_id);
