@@ -54,6 +54,8 @@ main(int argc, char **argv)
 		return daemon_serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "account") == 0)
 		return cli_account_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "domain") == 0)
+		return cli_domain_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "trace") == 0)
 		return cli_trace_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "queue") == 0)

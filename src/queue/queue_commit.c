@@ -27,6 +27,7 @@ struct queue {
 	queue_committed_fn hook;
 	void *hook_arg;
 	long commit_delay_us; /* how long a batch waits for company */
+	struct queue_signers *signers;
 };
 
 struct queue_msg *
@@ -218,6 +219,9 @@ queue_submit(struct queue *q, struct queue_msg *m)
 {
 	if (m->meta.public_id[0] == '\0')
 		store_new_public_id(m->meta.public_id);
+	/* DKIM after every rewrite: nothing changes the message after this. */
+	if (m->meta.source == NULL || strcmp(m->meta.source, "dsn") != 0)
+		queue_sign(&q->signers, q->store, m);
 	m->next = NULL;
 	*q->tail = m;
 	q->tail = &m->next;
@@ -286,6 +290,7 @@ queue_free(struct queue *q)
 	if (q->seg.fd >= 0)
 		close(q->seg.fd);
 	queue_spool_close_cache();
+	queue_signers_free(q->signers);
 	free(q->data_dir);
 	free(q);
 }

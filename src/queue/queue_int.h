@@ -38,4 +38,9 @@ char *queue_segment_path(const char *data_dir, uint32_t seq);
 int queue_recover(const char *data_dir, struct store *st, uint64_t *checked,
 		  uint64_t *bad) PH_WUR;
 
+/* queue_sign.c */
+struct queue_signers;
+int queue_sign(struct queue_signers **cache, struct store *st, struct queue_msg *m);
+void queue_signers_free(struct queue_signers *c);
+
 #endif

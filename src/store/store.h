@@ -59,7 +59,9 @@ struct store_msg {
 	const char *helo;
 	const char *auth_user; /* NULL when trusted by network */
 	const char *tls_version, *tls_cipher; /* NULL without TLS */
-	const char *source; /* "smtp" or "api" */
+	const char *source; /* "smtp", "api" or "dsn" */
+	const char *dkim_domain; /* d= of the signatures added, or NULL */
+	const char *dkim_selectors; /* their s=, comma-separated */
 	size_t nrcpt;
 	char **rcpts;
 	/* filled in by store_insert_messages(): */

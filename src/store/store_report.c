@@ -106,6 +106,11 @@ message_row_json(sqlite3_stmt *q)
 	json_object_set_new(o, "size", json_integer(sqlite3_column_int64(q, 4)));
 	json_object_set_new(o, "received_at", jtime(sqlite3_column_int64(q, 5)));
 	json_object_set_new(o, "source", jtext(q, 6));
+	json_object_set_new(o, "dkim",
+			    sqlite3_column_type(q, 12) == SQLITE_NULL
+				    ? json_null()
+				    : json_pack("{s:o,s:o}", "domain", jtext(q, 12), "selectors",
+						jtext(q, 13)));
 	return o;
 }
 
@@ -140,7 +145,8 @@ add_recipient_summary(struct store *st, json_t *msg, int64_t rowid)
 
 #define MSG_COLS                                                                          \
 	"m.public_id, m.mail_from, m.subject, m.message_id_hdr, m.size, m.received_ms,"   \
-	" m.source, m.client_ip, m.auth_user, m.tls_version, m.tls_cipher, m.id"
+	" m.source, m.client_ip, m.auth_user, m.tls_version, m.tls_cipher, m.id,"         \
+	" m.dkim_domain, m.dkim_selectors"
 
 /* Escape a term for an FTS5 string literal: double every quote. */
 static char *
@@ -495,7 +501,7 @@ store_message_evidence(struct store *st, int64_t account_id, const char *public_
 			v = last ? json_object_get(last, copy[k][0]) : NULL;
 			json_object_set_new(ev, copy[k][1], v ? json_incref(v) : json_null());
 		}
-		json_object_set_new(ev, "dkim", json_null()); /* signing arrives with sender domains */
+		json_object_set(ev, "dkim", json_object_get(msg, "dkim"));
 		json_object_set_new(ev, "next_steps", next_steps(status ? status : "", last));
 		json_array_append_new(rcpts, ev);
 	}
@@ -572,8 +578,18 @@ store_evidence_text(const json_t *ev)
 		} else if (buf_puts(&b, "TLS:                no\n") < 0) {
 			goto out;
 		}
-		if (buf_puts(&b, "DKIM:               not signed\n\nWhat the recipient's IT "
-				 "department can do:\n") < 0)
+		{
+			const json_t *dk = json_object_get(r, "dkim");
+
+			int r2 = json_is_object(dk)
+					 ? buf_printf(&b, "DKIM:               d=%s s=%s\n",
+						      s_or(dk, "domain", "?"), s_or(dk, "selectors", "?"))
+					 : buf_puts(&b, "DKIM:               not signed\n");
+
+			if (r2 < 0)
+				goto out;
+		}
+		if (buf_puts(&b, "\nWhat the recipient's IT department can do:\n") < 0)
 			goto out;
 		json_array_foreach(json_object_get(r, "next_steps"), k, step)
 		{

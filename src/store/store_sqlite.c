@@ -34,8 +34,8 @@
 static const char *const store_sql[Q_COUNT] = {
 	[Q_INS_MSG] = "INSERT INTO messages(public_id, account_id, mail_from, message_id_hdr,"
 		      " subject, size, spool_seg, spool_off, spool_len, received_ms, client_ip,"
-		      " helo, auth_user, tls_version, tls_cipher, source)"
-		      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		      " helo, auth_user, tls_version, tls_cipher, source, dkim_domain,"
+		      " dkim_selectors) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[Q_INS_RCPT] = "INSERT INTO recipients(message_id, rcpt, domain, status, attempts,"
 		       " next_attempt_ms, updated_ms) VALUES(?,?,?,'queued',0,?,?)",
 	[Q_INS_EVENT] = "INSERT INTO events(message_id, recipient_id, type, at_ms, data)"
@@ -70,7 +70,7 @@ static const char store_schema[] =
 	" message_id_hdr TEXT, subject TEXT, size INTEGER NOT NULL, spool_seg INTEGER NOT NULL,"
 	" spool_off INTEGER NOT NULL, spool_len INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
 	" client_ip TEXT, helo TEXT, auth_user TEXT, tls_version TEXT, tls_cipher TEXT,"
-	" source TEXT NOT NULL);"
+	" source TEXT NOT NULL, dkim_domain TEXT, dkim_selectors TEXT);"
 	"CREATE INDEX IF NOT EXISTS messages_account ON messages(account_id, id);"
 	"CREATE INDEX IF NOT EXISTS messages_from ON messages(account_id, mail_from);"
 	"CREATE INDEX IF NOT EXISTS messages_msgid ON messages(message_id_hdr);"
@@ -554,6 +554,8 @@ store_insert_one(struct store *st, struct store_msg *m)
 	bind_opt_text(qm, 14, m->tls_version);
 	bind_opt_text(qm, 15, m->tls_cipher);
 	bind_opt_text(qm, 16, m->source);
+	bind_opt_text(qm, 17, m->dkim_domain);
+	bind_opt_text(qm, 18, m->dkim_selectors);
 	ok = sqlite3_step(qm) == SQLITE_DONE;
 	sqlite3_reset(qm);
 	if (!ok)
