@@ -16,6 +16,7 @@
 #define MTA_DEST_SLOTS 65536
 #define MTA_TRANSCRIPT_MAX (256 * 1024)
 #define MTA_FLUSH_MAX 4096 /* attempts per results transaction */
+#define MTA_VERP_LABEL "bounce" /* the return-path subdomain (cli_domain.c prints it) */
 
 /* What the recipients of one message share. */
 struct mta_msg {
@@ -25,6 +26,7 @@ struct mta_msg {
 	unsigned refs;
 	char public_id[32];
 	char *mail_from;
+	char *return_domain; /* VERP bounces to bounce.<this>, or NULL */
 };
 
 /* One queued recipient: the compact entry (DESIGN.md). */

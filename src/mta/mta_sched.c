@@ -241,8 +241,10 @@ mta_dest_take(struct mta *m, struct mta_dest *d, size_t *n)
 	*n = 0;
 	if (first == NULL)
 		return NULL;
-	/* Recipients of one message were queued together: take the run. */
-	while (last->next && last->next->msg == first->msg && k < m->cfg.max_rcpts_per_txn) {
+	/* Recipients of one message were queued together: take the run, but
+	 * one at a time with a per-recipient (VERP) return path. */
+	while (last->next && last->next->msg == first->msg && k < m->cfg.max_rcpts_per_txn &&
+	       first->msg->return_domain == NULL) {
 		last = last->next;
 		k++;
 	}
@@ -419,6 +421,7 @@ msg_unref(struct mta_msg *g)
 {
 	if (--g->refs == 0) {
 		free(g->mail_from);
+		free(g->return_domain);
 		free(g);
 	}
 }
@@ -742,10 +745,14 @@ rcpt_add(struct mta *m, struct mta_rcpt *r, int64_t now)
 
 static struct mta_msg *
 msg_new(int64_t rowid, int64_t account_id, int64_t received_ms, uint32_t seg, uint64_t off,
-	uint64_t len, const char *public_id, const char *mail_from)
+	uint64_t len, const char *public_id, const char *mail_from, const char *dkim_domain)
 {
 	struct mta_msg *g = xcalloc(1, sizeof(*g));
 
+	/* Signed mail of a verified domain bounces back to its own bounce
+	 * subdomain (RFC 5321 4.4), never for the null sender. */
+	if (dkim_domain && mail_from[0])
+		g->return_domain = xstrdup(dkim_domain);
 	g->rowid = rowid;
 	g->account_id = account_id;
 	g->received_ms = received_ms;
@@ -764,7 +771,8 @@ mta_committed(void *arg, const struct queue_msg *qm)
 	struct mta *m = arg;
 	const struct store_msg *s = &qm->meta;
 	struct mta_msg *g = msg_new(s->rowid, s->account_id, s->received_ms, s->spool_seg,
-				    s->spool_off, s->spool_len, s->public_id, s->mail_from);
+				    s->spool_off, s->spool_len, s->public_id, s->mail_from,
+				    s->dkim_domain);
 	int64_t now = time_now_ms();
 
 	g->refs = (unsigned)s->nrcpt;
@@ -795,7 +803,8 @@ load_one(void *arg, const struct store_queued *q)
 
 	if (c->last == NULL || c->last->rowid != q->msg_rowid)
 		c->last = msg_new(q->msg_rowid, q->account_id, q->received_ms, q->spool_seg,
-				  q->spool_off, q->spool_len, q->public_id, q->mail_from);
+				  q->spool_off, q->spool_len, q->public_id, q->mail_from,
+				  q->dkim_domain);
 	c->last->refs++;
 	r->msg = c->last;
 	r->id = q->recipient_id;

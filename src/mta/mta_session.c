@@ -426,7 +426,17 @@ start_txn(struct mta_session *s, struct mta_rcpt *r, size_t n)
 	if (s->size_limit)
 		snprintf(params + strlen(params), sizeof(params) - strlen(params), " SIZE=%zu",
 			 s->body.len);
-	s_send(s, "MAIL FROM:<%s>%s", g->mail_from, params);
+	if (g->return_domain) {
+		/* VERP: bounce+<message id>-<recipient id>@bounce.<domain> names
+		 * the exact message and recipient of a later bounce. */
+		char rid[24];
+
+		snprintf(rid, sizeof(rid), "%llx", (unsigned long long)r->id);
+		s_send(s, "MAIL FROM:<%s+%s-%s@%s.%s>%s", MTA_VERP_LABEL, g->public_id, rid,
+		       MTA_VERP_LABEL, g->return_domain, params);
+	} else {
+		s_send(s, "MAIL FROM:<%s>%s", g->mail_from, params);
+	}
 	if (s->pipelining) {
 		for (struct mta_rcpt *x = r; x; x = x->next)
 			s_send(s, "RCPT TO:<%s>", x->addr);

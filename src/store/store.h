@@ -82,6 +82,7 @@ struct store_queued {
 	int64_t received_ms, next_attempt_ms;
 	uint32_t spool_seg;
 	uint64_t spool_off, spool_len;
+	const char *dkim_domain; /* signed for this domain: bounces come back to it */
 };
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen) PH_WUR;

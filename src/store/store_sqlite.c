@@ -46,7 +46,7 @@ static const char *const store_sql[Q_COUNT] = {
 			 " ORDER BY id",
 	[Q_QUEUED_WALK] = "SELECT m.public_id, r.id, m.mail_from, r.rcpt, r.status, r.attempts,"
 			  " m.received_ms, r.next_attempt_ms, m.spool_seg, m.spool_off,"
-			  " m.spool_len, m.id, m.account_id FROM recipients r"
+			  " m.spool_len, m.id, m.account_id, m.dkim_domain FROM recipients r"
 			  " JOIN messages m ON m.id = r.message_id"
 			  " WHERE r.status IN ('queued','deferred') ORDER BY r.message_id, r.id",
 	[Q_QUEUED_COUNT] = "SELECT count(*) FROM recipients WHERE status IN ('queued','deferred')",
@@ -641,6 +641,7 @@ store_queued_walk(struct store *st, store_queued_fn cb, void *arg)
 		e.spool_len = (uint64_t)sqlite3_column_int64(q, 10);
 		e.msg_rowid = sqlite3_column_int64(q, 11);
 		e.account_id = sqlite3_column_int64(q, 12);
+		e.dkim_domain = (const char *)sqlite3_column_text(q, 13);
 		if (cb(arg, &e)) {
 			rc = SQLITE_DONE;
 			break;

@@ -134,8 +134,12 @@ def test_mail_is_signed_twice_and_verifies_with_dkimpy(shop, name):
     code, lines = send_smtp(d, body)
     assert code == 250, lines
     pid = queued_id(lines)
-    msg = mx.wait_for(1, timeout=20)[0].data
+    got = mx.wait_for(1, timeout=20)[0]
+    msg = got.data
     assert msg.count(b"DKIM-Signature:") == 2
+    # VERP return path on the bounce subdomain names message and recipient
+    assert got.mail_from.startswith(f"bounce+{pid}-") and \
+        got.mail_from.endswith(f"@bounce.{DOMAIN}"), got.mail_from
 
     def dnsfunc(qname, timeout=5):
         ans = dns.resolver.Resolver(configure=False)
