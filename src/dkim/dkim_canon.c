@@ -24,8 +24,8 @@
  *	each line is deleted, runs of SP/HTAB inside a line become one SP,
  *	and empty lines at the end of the body are dropped. A non-empty
  *	result ends with CRLF; an empty body (or one made only of empty
- *	lines) canonicalises to nothing at all, as RFC 6376's errata and
- *	every deployed verifier have it.
+ *	lines) canonicalises to nothing at all: 3.4.4 adds a CRLF only to a
+ *	non-empty body (unlike "simple", 3.4.3).
  *
  *	A last line without CRLF is treated as if the CRLF were there: SMTP
  *	adds it in transit (a DATA body always ends in CRLF), so that is

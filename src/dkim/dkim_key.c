@@ -34,7 +34,9 @@
  *	6. appends the base64 signature to b=, folded (the b= value's
  *	   folding white space is removed by verifiers, 3.5), and CRLF.
  *
- *	The field is appended to out_header only when everything worked.
+ *	The message must be in its wire form, CRLF line ends: a bare LF is
+ *	refused. The field is appended to out_header (after whatever it
+ *	holds, so two signatures can share it) only when everything worked.
  * LIMITS
  *	DKIM_FIELD_MAX per canonical signed header field, DKIM_HEADER_MAX
  *	for the DKIM-Signature field, DKIM_TAG_MAX for d= and s=. The
@@ -86,8 +88,10 @@ dkim_alg_str(enum dkim_alg a)
 	return "unknown";
 }
 
+static void dkim_err(char *err, size_t errlen, const char *fmt, ...) PH_PRINTF(3, 4);
+
 /* Write a message into err (when there is room for one). */
-static void PH_PRINTF(3, 4)
+static void
 dkim_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -145,9 +149,9 @@ dkim_key_wrap(EVP_PKEY *pkey, char *err, size_t errlen)
 		bits = EVP_PKEY_get_bits(pkey);
 		if (bits < DKIM_RSA_MIN_BITS) {
 			dkim_err(err, errlen,
-				 "RSA key of %d bits is too short for DKIM (RFC 8301: at least "
-				 "%d; use %d)",
-				 bits, DKIM_RSA_MIN_BITS, DKIM_RSA_BITS);
+			         "RSA key of %d bits is too short for DKIM (RFC 8301: at least "
+			         "%d; use %d)",
+			         bits, DKIM_RSA_MIN_BITS, DKIM_RSA_BITS);
 			return NULL;
 		}
 		if (EVP_PKEY_get_size(pkey) > DKIM_SIG_MAX) {
@@ -162,7 +166,7 @@ dkim_key_wrap(EVP_PKEY *pkey, char *err, size_t errlen)
 	default:
 		sn = OBJ_nid2sn(EVP_PKEY_get_base_id(pkey));
 		dkim_err(err, errlen, "key type %s is not usable for DKIM (want RSA or Ed25519)",
-			 sn ? sn : "unknown");
+		         sn ? sn : "unknown");
 		return NULL;
 	}
 	k = xcalloc(1, sizeof(*k));
@@ -305,7 +309,7 @@ dkim_key_txt(const struct dkim_key *k, struct buf *out)
 	if (dkim_key_pub(k, pub, sizeof(pub), &n) < 0)
 		return -1;
 	if (buf_puts(out, k->alg == DKIM_ED25519_SHA256 ? "v=DKIM1; k=ed25519; p="
-							 : "v=DKIM1; k=rsa; p=") < 0)
+	                                                : "v=DKIM1; k=rsa; p=") < 0)
 		return -1;
 	if (dkim_b64_put(out, pub, n) < 0) {
 		out->len = start;
@@ -371,7 +375,8 @@ dkim_field_name(const char *line, size_t len)
 	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
 		n--;
 	for (size_t i = 0; i < DKIM_NNAMES; i++)
-		if (strlen(dkim_sign_names[i]) == n && strncasecmp(dkim_sign_names[i], line, n) == 0)
+		if (strlen(dkim_sign_names[i]) == n &&
+		    strncasecmp(dkim_sign_names[i], line, n) == 0)
 			return (int)i;
 	return -1;
 }
@@ -414,6 +419,16 @@ dkim_split(const char *msg, size_t len, struct dkim_fields *fs, size_t *body)
 	}
 }
 
+/* Offset of the first LF not preceded by CR, or SIZE_MAX. */
+static size_t
+dkim_bare_lf(const char *msg, size_t len)
+{
+	for (const char *p = msg; (p = memchr(p, '\n', len - (size_t)(p - msg))) != NULL; p++)
+		if (p == msg || p[-1] != '\r')
+			return (size_t)(p - msg);
+	return SIZE_MAX;
+}
+
 /* Output of the folder: the field being written and its column. */
 struct dkim_fold {
 	struct buf *b;
@@ -446,14 +461,14 @@ enum dkim_split { DKIM_SPLIT_NONE, DKIM_SPLIT_COLON, DKIM_SPLIT_ANY };
  * around its colons), base64 anywhere (RFC 6376 3.2, 3.5). */
 static void
 dkim_fold_tag(struct dkim_fold *f, const char *tag, const char *val, size_t vlen,
-	      enum dkim_split split, int semi)
+              enum dkim_split split, int semi)
 {
 	size_t tlen = strlen(tag), whole = tlen + 1 + vlen + (semi ? 1 : 0), i = 0;
 
 	if (f->col + 1 + whole <= DKIM_FOLD_MAX) {
 		dkim_fold_put(f, " ", 1);
 	} else if (split == DKIM_SPLIT_NONE || DKIM_FOLD_INDENT + whole <= DKIM_FOLD_MAX ||
-		   f->col + 1 + tlen + 1 + 8 > DKIM_FOLD_MAX) {
+	           f->col + 1 + tlen + 1 + 8 > DKIM_FOLD_MAX) {
 		dkim_fold_nl(f);
 	} else {
 		dkim_fold_put(f, " ", 1);
@@ -465,7 +480,8 @@ dkim_fold_tag(struct dkim_fold *f, const char *tag, const char *val, size_t vlen
 	} else if (split == DKIM_SPLIT_ANY) {
 		while (i < vlen) {
 			/* Keep a column for the ';' after the last piece. */
-			size_t room = DKIM_FOLD_MAX - f->col - 1, n = vlen - i < room ? vlen - i : room;
+			size_t room = DKIM_FOLD_MAX - f->col - 1,
+			       n = vlen - i < room ? vlen - i : room;
 
 			dkim_fold_put(f, val + i, n);
 			i += n;
@@ -502,8 +518,8 @@ dkim_hash_field(EVP_MD_CTX *md, const char *field, size_t len, int strip_crlf, s
 
 /* Sign the 32-byte hash of the signed data. */
 static int
-dkim_sign_hash(const struct dkim_key *k, const unsigned char *hash, size_t hlen,
-	       unsigned char *sig, size_t *siglen)
+dkim_sign_hash(const struct dkim_key *k, const unsigned char *hash, size_t hlen, unsigned char *sig,
+               size_t *siglen)
 {
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MD_CTX *sc = NULL;
@@ -531,14 +547,14 @@ dkim_sign_hash(const struct dkim_key *k, const unsigned char *hash, size_t hlen,
 /* The DKIM-Signature field for msg, appended to out_header. */
 int
 dkim_sign(const struct dkim_key *k, const struct dkim_sign_opts *o, const char *msg, size_t len,
-	  struct buf *out_header, char *err, size_t errlen)
+          struct buf *out_header, char *err, size_t errlen)
 {
 	struct dkim_fields fs = {NULL, 0, 0};
 	struct buf body, hdr, tmp, hlist, b64;
 	struct dkim_fold f;
 	unsigned char hash[EVP_MAX_MD_SIZE], sig[DKIM_SIG_MAX];
 	unsigned int hlen = 0;
-	size_t body_off, siglen = sizeof(sig), count[DKIM_NNAMES] = {0};
+	size_t body_off, lf, siglen = sizeof(sig), count[DKIM_NNAMES] = {0};
 	EVP_MD_CTX *md = NULL;
 	char tval[32];
 	int rc = -1;
@@ -553,11 +569,21 @@ dkim_sign(const struct dkim_key *k, const struct dkim_sign_opts *o, const char *
 		goto fail;
 	}
 	if (!dkim_tag_ok(o->domain) || !dkim_tag_ok(o->selector)) {
-		dkim_err(err, errlen, "bad DKIM domain or selector (letters, digits, '-', '_', '.')");
+		dkim_err(err, errlen,
+		         "bad DKIM domain or selector (letters, digits, '-', '_', '.')");
 		goto fail;
 	}
 	if (o->timestamp < 0) {
 		dkim_err(err, errlen, "negative DKIM timestamp");
+		goto fail;
+	}
+
+	/* A bare LF would be a line end to the next MTA, not to us (GMime
+	 * writes them unless asked for CRLF): refuse rather than sign
+	 * something that will not verify. */
+	if ((lf = dkim_bare_lf(msg, len)) != SIZE_MAX) {
+		dkim_err(err, errlen,
+		         "bare LF at offset %zu: sign the message in its CRLF wire form", lf);
 		goto fail;
 	}
 
@@ -592,8 +618,8 @@ dkim_sign(const struct dkim_key *k, const struct dkim_sign_opts *o, const char *
 	f.err = 0;
 	dkim_fold_put(&f, "DKIM-Signature:", 15);
 	dkim_fold_tag(&f, "v", "1", 1, DKIM_SPLIT_NONE, 1);
-	dkim_fold_tag(&f, "a", dkim_alg_str(k->alg), strlen(dkim_alg_str(k->alg)),
-		      DKIM_SPLIT_NONE, 1);
+	dkim_fold_tag(&f, "a", dkim_alg_str(k->alg), strlen(dkim_alg_str(k->alg)), DKIM_SPLIT_NONE,
+	              1);
 	dkim_fold_tag(&f, "c", "relaxed/relaxed", 15, DKIM_SPLIT_NONE, 1);
 	dkim_fold_tag(&f, "d", o->domain, strlen(o->domain), DKIM_SPLIT_NONE, 1);
 	dkim_fold_tag(&f, "s", o->selector, strlen(o->selector), DKIM_SPLIT_NONE, 1);
@@ -623,7 +649,7 @@ dkim_sign(const struct dkim_key *k, const struct dkim_sign_opts *o, const char *
 			if (fs.v[i].name == j &&
 			    dkim_hash_field(md, msg + fs.v[i].off, fs.v[i].len, 0, &tmp) < 0) {
 				dkim_err(err, errlen, "a %s header field is too long to sign",
-					 dkim_sign_names[j]);
+				         dkim_sign_names[j]);
 				goto fail;
 			}
 	if (dkim_hash_field(md, hdr.data, hdr.len, 1, &tmp) < 0 ||

@@ -56,8 +56,10 @@ struct txt_rec {
 	size_t n;
 };
 
+static void txt_why(char *why, size_t whylen, const char *fmt, ...) PH_PRINTF(3, 4);
+
 /* Write the reason (when there is room for one). */
-static void PH_PRINTF(3, 4)
+static void
 txt_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
@@ -112,27 +114,27 @@ txt_parse(const char *s, size_t len, struct txt_rec *r, char *why, size_t whylen
 			break; /* end, after an optional final ';' */
 		if (s[pos] == ';') {
 			txt_why(why, whylen, "the record has an empty tag (\";;\") at offset %zu",
-				pos);
+			        pos);
 			return -1;
 		}
 		/* tag-name = ALPHA *ALNUMPUNC */
 		t.name = s + pos;
 		if (!txt_is_alpha(s[pos])) {
 			txt_why(why, whylen,
-				"the record is not a DKIM tag=value list: a tag name was "
-				"expected at offset %zu, found \"%s\"",
-				pos, txt_show(show, sizeof(show), s + pos, len - pos));
+			        "the record is not a DKIM tag=value list: a tag name was "
+			        "expected at offset %zu, found \"%s\"",
+			        pos, txt_show(show, sizeof(show), s + pos, len - pos));
 			return -1;
 		}
-		while (pos < len && (txt_is_alpha(s[pos]) || (s[pos] >= '0' && s[pos] <= '9') ||
-				     s[pos] == '_'))
+		while (pos < len &&
+		       (txt_is_alpha(s[pos]) || (s[pos] >= '0' && s[pos] <= '9') || s[pos] == '_'))
 			pos++;
 		t.nlen = (size_t)(s + pos - t.name);
 		while (pos < len && txt_is_fws(s[pos]))
 			pos++;
 		if (pos == len || s[pos] != '=') {
 			txt_why(why, whylen, "tag \"%s\" has no '=' after its name",
-				txt_show(show, sizeof(show), t.name, t.nlen));
+			        txt_show(show, sizeof(show), t.name, t.nlen));
 			return -1;
 		}
 		pos++;
@@ -145,9 +147,9 @@ txt_parse(const char *s, size_t len, struct txt_rec *r, char *why, size_t whylen
 
 			if (!txt_is_fws(s[pos]) && (c < 0x21 || c > 0x7e)) {
 				txt_why(why, whylen,
-					"the value of %s= has a byte 0x%02x (offset %zu) that a "
-					"DKIM record cannot hold",
-					txt_show(show, sizeof(show), t.name, t.nlen), c, pos);
+				        "the value of %s= has a byte 0x%02x (offset %zu) that a "
+				        "DKIM record cannot hold",
+				        txt_show(show, sizeof(show), t.name, t.nlen), c, pos);
 				return -1;
 			}
 		}
@@ -158,8 +160,8 @@ txt_parse(const char *s, size_t len, struct txt_rec *r, char *why, size_t whylen
 			if (r->t[i].nlen == t.nlen && memcmp(r->t[i].name, t.name, t.nlen) == 0) {
 				/* RFC 6376 3.2: the entire tag-list is invalid. */
 				txt_why(why, whylen,
-					"tag %s= appears twice, which makes the record invalid",
-					txt_show(show, sizeof(show), t.name, t.nlen));
+				        "tag %s= appears twice, which makes the record invalid",
+				        txt_show(show, sizeof(show), t.name, t.nlen));
 				return -1;
 			}
 		if (r->n == DKIM_TXT_TAGS_MAX) {
@@ -242,8 +244,7 @@ txt_p_decode(const struct txt_tag *p, unsigned char *out, size_t size, size_t *o
 /* The RSA key in a p= value as DER SubjectPublicKeyInfo: as it is, or
  * converted from a PKCS#1 RSAPublicKey. 0, or -1 when it is neither. */
 static int
-txt_rsa_spki(const unsigned char *der, size_t len, unsigned char *out, size_t size,
-	     size_t *outlen)
+txt_rsa_spki(const unsigned char *der, size_t len, unsigned char *out, size_t size, size_t *outlen)
 {
 	const unsigned char *p = der;
 	unsigned char *q = out;
@@ -276,8 +277,7 @@ txt_rsa_spki(const unsigned char *der, size_t len, unsigned char *out, size_t si
 
 /* Is pub, from p=, an Ed25519 SubjectPublicKeyInfo around our raw key? */
 static int
-txt_ed25519_wrapped(const unsigned char *pub, size_t len, const unsigned char *raw,
-		    size_t rawlen)
+txt_ed25519_wrapped(const unsigned char *pub, size_t len, const unsigned char *raw, size_t rawlen)
 {
 	const unsigned char *p = pub;
 	unsigned char key[64];
@@ -319,8 +319,8 @@ dkim_txt_matches(const struct dkim_key *k, const char *txt, char *why, size_t wh
 	if (memchr(txt, '"', len)) {
 		/* Zone-file quoting pasted into the value (or a DNS panel). */
 		txt_why(why, whylen,
-			"the record contains '\"': publish the value without quotes (split "
-			"long values into several strings, not quoted pieces inside one)");
+		        "the record contains '\"': publish the value without quotes (split "
+		        "long values into several strings, not quoted pieces inside one)");
 		goto out;
 	}
 	if (txt_parse(txt, len, &pub, why, whylen) < 0)
@@ -330,7 +330,7 @@ dkim_txt_matches(const struct dkim_key *k, const char *txt, char *why, size_t wh
 	if ((t = txt_find(&pub, "v")) != NULL) {
 		if (!txt_is(t, "DKIM1")) {
 			txt_why(why, whylen, "the record has v=%s; a DKIM key record has v=DKIM1",
-				txt_show(show, sizeof(show), t->val, t->vlen));
+			        txt_show(show, sizeof(show), t->val, t->vlen));
 			goto out;
 		}
 		if (t != &pub.t[0]) {
@@ -342,25 +342,25 @@ dkim_txt_matches(const struct dkim_key *k, const char *txt, char *why, size_t wh
 	/* k=: "rsa" by default; verifiers compare it exactly. */
 	if ((t = txt_find(&pub, "k")) != NULL && !txt_is(t, "rsa") && !txt_is(t, "ed25519")) {
 		txt_why(why, whylen, "k=%s is not a key type verifiers know (k=rsa or k=ed25519)",
-			txt_show(show, sizeof(show), t->val, t->vlen));
+		        txt_show(show, sizeof(show), t->val, t->vlen));
 		goto out;
 	}
 	if (t == NULL ? strcmp(ktype, "rsa") != 0 : !txt_is(t, ktype)) {
 		txt_why(why, whylen, "the record has k=%s%s but the key is %s",
-			t ? (txt_is(t, "rsa") ? "rsa" : "ed25519") : "rsa",
-			t ? "" : " (the default: no k= tag)", ktype);
+		        t ? (txt_is(t, "rsa") ? "rsa" : "ed25519") : "rsa",
+		        t ? "" : " (the default: no k= tag)", ktype);
 		goto out;
 	}
 
 	if ((t = txt_find(&pub, "h")) != NULL && !txt_list_has(t, "sha256")) {
 		txt_why(why, whylen, "h=%s does not allow sha256, which our signatures use",
-			txt_show(show, sizeof(show), t->val, t->vlen));
+		        txt_show(show, sizeof(show), t->val, t->vlen));
 		goto out;
 	}
 	if ((t = txt_find(&pub, "s")) != NULL && !txt_list_has(t, "*") &&
 	    !txt_list_has(t, "email")) {
 		txt_why(why, whylen, "s=%s does not include email (use s=email or leave s= out)",
-			txt_show(show, sizeof(show), t->val, t->vlen));
+		        txt_show(show, sizeof(show), t->val, t->vlen));
 		goto out;
 	}
 
@@ -379,8 +379,7 @@ dkim_txt_matches(const struct dkim_key *k, const char *txt, char *why, size_t wh
 
 	/* Our own p=, read back through the same parser. */
 	if (dkim_key_txt(k, &own) < 0 || txt_parse(own.data, own.len, &ours, NULL, 0) < 0 ||
-	    (t = txt_find(&ours, "p")) == NULL ||
-	    txt_p_decode(t, mine, sizeof(mine), &mlen) < 0) {
+	    (t = txt_find(&ours, "p")) == NULL || txt_p_decode(t, mine, sizeof(mine), &mlen) < 0) {
 		txt_why(why, whylen, "cannot encode this key's public part");
 		goto out;
 	}
@@ -398,11 +397,11 @@ dkim_txt_matches(const struct dkim_key *k, const char *txt, char *why, size_t wh
 	} else if (tlen != mlen) {
 		if (txt_ed25519_wrapped(theirs, tlen, mine, mlen))
 			txt_why(why, whylen,
-				"p= holds this key inside a SubjectPublicKeyInfo; RFC 8463 "
-				"publishes the raw 32-byte key");
+			        "p= holds this key inside a SubjectPublicKeyInfo; RFC 8463 "
+			        "publishes the raw 32-byte key");
 		else
 			txt_why(why, whylen, "p= is %zu bytes long, not an Ed25519 key (32 bytes)",
-				tlen);
+			        tlen);
 	} else {
 		txt_why(why, whylen, "p= differs: the record holds another Ed25519 key");
 	}
