@@ -369,6 +369,7 @@ session_committed(void *arg, int ok, const char *public_id)
 	s->rcpt_cap = 0;
 	s->state = ST_READY;
 	if (ok) {
+		s->nmessages++;
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", public_id);
 		log_info("smtpd %s queued id=%s", s->id, public_id);
 	} else {

@@ -822,6 +822,8 @@ directive_parse(const char *s, size_t n, struct spf_term *t, char *why, size_t w
 	if (!found) {
 		if (s + i == rest)
 			snprintf(why, whylen, "has a malformed term \"%.*s\"", SHOW(n), s);
+		else if (i == n)
+			snprintf(why, whylen, "has an unknown mechanism \"%.*s\"", SHOW(n), s);
 		else
 			snprintf(why, whylen, "has an unknown mechanism \"%.*s\" (in \"%.*s\")",
 				 SHOW((size_t)(s + i - rest)), rest, SHOW(n), s);
@@ -879,6 +881,20 @@ directive_parse(const char *s, size_t n, struct spf_term *t, char *why, size_t w
 	}
 	}
 syntax:
+	if ((t->mech == MECH_A || t->mech == MECH_MX) && restlen > 1 && rest[0] == ':') {
+		/* a common mistake: an address where a domain belongs */
+		unsigned char tmp[16];
+		int v4 = ip4_parse(rest + 1, restlen - 1, tmp) == 0;
+		int v6 = !v4 && ip6_parse(rest + 1, restlen - 1, tmp) == 0;
+		const char *arg = rest + 1;
+
+		if (v4 || v6) {
+			snprintf(why, whylen, "has \"%.*s\", which names an address, not a domain: "
+					      "write ip%c:%.*s instead",
+				 SHOW(n), s, v4 ? '4' : '6', SHOW((size_t)(s + n - arg)), arg);
+			return -1;
+		}
+	}
 	snprintf(why, whylen, "has a syntax error in \"%.*s\"", SHOW(n), s);
 	return -1;
 }
@@ -1462,6 +1478,10 @@ reason_build(const struct spf_ctx *c, const char *domain, enum spf_result res,
 		snprintf(via, sizeof(via), " (reached by redirect from %s)", domain);
 	switch (res) {
 	case SPF_NONE:
+		if (!domain_valid(domain)) {
+			say(out, "No SPF check was possible: %s.", c->none_why);
+			break;
+		}
 		say(out, "%s has no SPF policy: %s. Receivers cannot tell which hosts may send "
 			 "for it; publish a TXT record such as \"v=spf1 %s:%s ~all\".",
 		    domain, c->none_why, fam, ip);
