@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "mta/mta.h"
 #include "queue/queue.h"
+#include "smtpd/smtpd.h"
 
 enum cfg_type { CFG_STR, CFG_HOSTPORT, CFG_UINT, CFG_SIZE, CFG_DURATION, CFG_BOOL };
 
@@ -67,6 +69,9 @@ static const struct cfg_key cfg_keys[] = {
 void
 daemon_config_defaults(struct daemon_config *c)
 {
+	struct smtpd_config sc;
+	struct mta_config mc;
+
 	memset(c, 0, sizeof(*c));
 	c->data_dir = xstrdup("./posthaste-data");
 	c->smtp_listen = xstrdup("127.0.0.1:2525");
@@ -74,25 +79,28 @@ daemon_config_defaults(struct daemon_config *c)
 	c->mx_port = 25;
 	c->run_user = xstrdup("posthaste");
 	c->log_level = xstrdup("info");
-	c->smtp_max_message_size = 25 * 1024 * 1024;
-	c->smtp_max_recipients = 1000;
-	c->smtp_max_line = 1000; /* RFC 5321 4.5.3.1.4: 512 is the minimum */
-	c->smtp_max_connections = 1000;
-	c->smtp_max_per_ip = 100;
-	c->smtp_max_errors = 10;
-	c->smtp_idle_timeout_ms = 300000;     /* RFC 5321 4.5.3.2.7 */
-	c->smtp_preauth_idle_timeout_ms = 60000;
-	c->smtp_session_timeout_ms = 3600000;
-	c->smtp_auth_plaintext_loopback = 0;
-	c->mta_concurrency = 20;
-	c->mta_max_rcpts = 50;
-	c->mta_connect_timeout_ms = 30000;
-	c->mta_command_timeout_ms = 300000;
-	c->mta_data_timeout_ms = 600000;
-	c->mta_idle_reuse_ms = 5000;
-	c->mta_retry_schedule = xstrdup("5m,10m,20m,40m,80m,160m,4h");
-	c->mta_greylist_retry_ms = 120000;
-	c->mta_max_lifetime_ms = 5LL * 86400000;
+	/* The modules own their defaults; the daemon only copies them. */
+	smtpd_config_defaults(&sc);
+	mta_config_defaults(&mc);
+	c->smtp_max_message_size = sc.max_message_size;
+	c->smtp_max_recipients = sc.max_recipients;
+	c->smtp_max_line = sc.max_line;
+	c->smtp_max_connections = sc.max_connections;
+	c->smtp_max_per_ip = sc.max_per_ip;
+	c->smtp_max_errors = sc.max_errors;
+	c->smtp_idle_timeout_ms = sc.idle_timeout_ms;
+	c->smtp_preauth_idle_timeout_ms = sc.preauth_idle_timeout_ms;
+	c->smtp_session_timeout_ms = sc.session_timeout_ms;
+	c->smtp_auth_plaintext_loopback = sc.auth_plaintext_loopback;
+	c->mta_concurrency = mc.dest_concurrency;
+	c->mta_max_rcpts = mc.max_rcpts_per_txn;
+	c->mta_connect_timeout_ms = mc.connect_timeout_ms;
+	c->mta_command_timeout_ms = mc.command_timeout_ms;
+	c->mta_data_timeout_ms = mc.data_timeout_ms;
+	c->mta_idle_reuse_ms = mc.idle_reuse_ms;
+	c->mta_retry_schedule = xstrdup(MTA_RETRY_SCHEDULE_DEFAULT);
+	c->mta_greylist_retry_ms = mc.greylist_retry_ms;
+	c->mta_max_lifetime_ms = mc.max_lifetime_ms;
 	c->queue_commit_delay_ms = QUEUE_COMMIT_DELAY_DEFAULT_US / 1000;
 }
 

@@ -29,6 +29,7 @@
 #include "lib/lib.h"
 
 #define MTA_RETRY_MAX 16
+#define MTA_RETRY_SCHEDULE_DEFAULT "5m,10m,20m,40m,80m,160m,4h"
 #define MTA_ROUTES_MAX 64
 
 struct mta_route {

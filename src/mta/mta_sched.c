@@ -32,9 +32,6 @@ const double mta_latency_bounds[MTA_LATENCY_BUCKETS] = {0.1, 0.5, 1, 5, 30, 60, 
 void
 mta_config_defaults(struct mta_config *c)
 {
-	static const int64_t sched[] = {5 * 60000, 10 * 60000, 20 * 60000, 40 * 60000,
-					80 * 60000, 160 * 60000, 240 * 60000};
-
 	memset(c, 0, sizeof(*c));
 	c->hostname = "localhost";
 	c->mx_port = 25;
@@ -44,8 +41,8 @@ mta_config_defaults(struct mta_config *c)
 	c->command_timeout_ms = 300000; /* RFC 5321 4.5.3.2 */
 	c->data_timeout_ms = 600000;    /* RFC 5321 4.5.3.2.6: final dot */
 	c->idle_reuse_ms = 5000;
-	memcpy(c->retry_ms, sched, sizeof(sched));
-	c->nretry = PH_ARRAY_LEN(sched);
+	if (mta_config_retry(c, MTA_RETRY_SCHEDULE_DEFAULT) < 0)
+		panic("bad MTA_RETRY_SCHEDULE_DEFAULT");
 	c->greylist_retry_ms = 2 * 60000;
 	c->max_lifetime_ms = 5LL * 86400 * 1000;
 }
