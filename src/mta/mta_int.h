@@ -8,6 +8,7 @@
 #include <event2/bufferevent.h>
 
 #include "dns/dns.h"
+#include "domain/domain.h"
 #include "mta/mta.h"
 #include "mta/mta_pure.h"
 #include "queue/queue.h"
@@ -16,7 +17,6 @@
 #define MTA_DEST_SLOTS 65536
 #define MTA_TRANSCRIPT_MAX (256 * 1024)
 #define MTA_FLUSH_MAX 4096 /* attempts per results transaction */
-#define MTA_VERP_LABEL "bounce" /* the return-path subdomain (cli_domain.c prints it) */
 
 /* What the recipients of one message share. */
 struct mta_msg {

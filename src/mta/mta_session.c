@@ -432,8 +432,8 @@ start_txn(struct mta_session *s, struct mta_rcpt *r, size_t n)
 		char rid[24];
 
 		snprintf(rid, sizeof(rid), "%llx", (unsigned long long)r->id);
-		s_send(s, "MAIL FROM:<%s+%s-%s@%s.%s>%s", MTA_VERP_LABEL, g->public_id, rid,
-		       MTA_VERP_LABEL, g->return_domain, params);
+		s_send(s, "MAIL FROM:<%s+%s-%s@%s.%s>%s", DOMAIN_BOUNCE_LABEL, g->public_id, rid,
+		       DOMAIN_BOUNCE_LABEL, g->return_domain, params);
 	} else {
 		s_send(s, "MAIL FROM:<%s>%s", g->mail_from, params);
 	}

@@ -57,11 +57,13 @@
 #include "lib/lib.h"
 #include "spf/spf.h"
 
-#define SPF_LABEL_MAX 63		  /* RFC 1035 2.3.4 */
+#define SPF_LABEL_MAX 63            /* RFC 1035 2.3.4 */
 #define SPF_EXPAND_MAX (256 * 1024) /* one macro expansion, before the 7.3 cut */
-#define SPF_EXPLAIN_MAX 200		  /* explanation text kept for the reason */
-#define SPF_DIGITS_MAX 255		  /* a larger transformer count means "all parts" */
+#define SPF_EXPLAIN_MAX 200         /* explanation text kept for the reason */
+#define SPF_DIGITS_MAX 255          /* a larger transformer count means "all parts" */
 #define SPF_ERR_MAX 400
+/* check_host() nesting: each level costs a counted include or redirect */
+#define SPF_CHAIN_MAX (SPF_DNS_MECH_MAX + 1)
 #define SPF_TERM_SHOW 80 /* a term quoted in a reason */
 
 /* Precision for quoting n bytes of a term with "%.*s". */
@@ -245,11 +247,13 @@ struct spf_ctx {
 	int family; /* AF_INET or AF_INET6, after IPv4-mapped folding */
 	unsigned char ip[16];
 	char ip_c[INET6_ADDRSTRLEN]; /* %{c}: 192.0.2.3, 2001:db8::cb01 */
-	char ip_i[72];		     /* %{i}: dotted quad or 32 dotted nibbles */
-	char *local, *sdomain;	     /* sender parts: %{l} %{o}; %{s} = l@o */
+	char ip_i[72];               /* %{i}: dotted quad or 32 dotted nibbles */
+	char *local, *sdomain;       /* sender parts: %{l} %{o}; %{s} = l@o */
 	const char *helo, *receiver;
 	unsigned dns_lookups, void_lookups;
-	char err[SPF_ERR_MAX];	    /* the first error, for the reason */
+	/* the domains being evaluated, outermost first: chain[depth] */
+	char chain[SPF_CHAIN_MAX][SPF_DOMAIN_MAX + 1];
+	char err[SPF_ERR_MAX];      /* the first error, for the reason */
 	char none_why[SPF_ERR_MAX]; /* why the last check_host() gave none */
 };
 
@@ -302,8 +306,7 @@ rrtype_str(enum spf_rrtype t)
 /* Ask the caller; keep only answers of the asked type, terminate names,
  * and report an empty answer as NODATA. *rrs is NULL unless OK. */
 static enum spf_dns_status
-dns_query(struct spf_ctx *c, const char *name, enum spf_rrtype type, struct spf_rr **rrs,
-	  size_t *n)
+dns_query(struct spf_ctx *c, const char *name, enum spf_rrtype type, struct spf_rr **rrs, size_t *n)
 {
 	enum spf_dns_status st;
 	struct spf_rr *got = NULL;
@@ -361,12 +364,12 @@ enum tok_kind { TOK_LITERAL, TOK_ESCAPE, TOK_MACRO };
 
 struct macro_tok {
 	enum tok_kind kind;
-	size_t len;	   /* bytes of input consumed */
-	char letter;	   /* TOK_MACRO: lower case */
-	int upper;	   /* URL-escape the value (7.3) */
+	size_t len;        /* bytes of input consumed */
+	char letter;       /* TOK_MACRO: lower case */
+	int upper;         /* URL-escape the value (7.3) */
 	unsigned digits;   /* 0 = all parts */
-	int reverse;	   /* "r" transformer */
-	char delims[8];	   /* split characters, default "." */
+	int reverse;       /* "r" transformer */
+	char delims[8];    /* split characters, default "." */
 	const char *subst; /* TOK_ESCAPE: "%", " " or "%20" */
 };
 
@@ -417,8 +420,7 @@ macro_next(const char *s, size_t n, int explain, struct macro_tok *t)
 		return -1;
 	t->letter = (char)to_lower(s[i]);
 	t->upper = s[i] >= 'A' && s[i] <= 'Z';
-	if (strchr("slodiphv", t->letter) == NULL &&
-	    !(explain && strchr("crt", t->letter) != NULL))
+	if (strchr("slodiphv", t->letter) == NULL && !(explain && strchr("crt", t->letter) != NULL))
 		return -1;
 	i++;
 	while (i < n && is_digit(s[i])) {
@@ -542,7 +544,7 @@ out:
  * SPF_EXPAND_MAX); -1 on a syntax error or past the cap. */
 static int
 macro_expand(struct spf_ctx *c, const char *domain, const char *s, size_t n, int explain,
-	     struct buf *out)
+             struct buf *out)
 {
 	char tbuf[32];
 	size_t i = 0;
@@ -619,7 +621,7 @@ macro_expand(struct spf_ctx *c, const char *domain, const char *s, size_t n, int
  * does not match); -1 on a macro error (permerror). */
 static int
 target_name(struct spf_ctx *c, const char *domain, const char *spec, size_t n,
-	    char out[SPF_DOMAIN_MAX + 2])
+            char out[SPF_DOMAIN_MAX + 2])
 {
 	struct buf b;
 	const char *p;
@@ -653,14 +655,23 @@ target_name(struct spf_ctx *c, const char *domain, const char *spec, size_t n,
 
 /* --- records (RFC 7208 4.5, 4.6, 12) ---------------------------------- */
 
-enum spf_mech { MECH_ALL, MECH_INCLUDE, MECH_A, MECH_MX, MECH_PTR, MECH_IP4, MECH_IP6, MECH_EXISTS };
+enum spf_mech {
+	MECH_ALL,
+	MECH_INCLUDE,
+	MECH_A,
+	MECH_MX,
+	MECH_PTR,
+	MECH_IP4,
+	MECH_IP6,
+	MECH_EXISTS
+};
 
 static const struct {
 	const char *name;
 	enum spf_mech mech;
 } mech_table[] = {
-	{"all", MECH_ALL},   {"include", MECH_INCLUDE}, {"a", MECH_A},	 {"mx", MECH_MX},
-	{"ptr", MECH_PTR},   {"ip4", MECH_IP4},		{"ip6", MECH_IP6}, {"exists", MECH_EXISTS},
+    {"all", MECH_ALL}, {"include", MECH_INCLUDE}, {"a", MECH_A},     {"mx", MECH_MX},
+    {"ptr", MECH_PTR}, {"ip4", MECH_IP4},         {"ip6", MECH_IP6}, {"exists", MECH_EXISTS},
 };
 
 struct spf_term {
@@ -814,7 +825,8 @@ directive_parse(const char *s, size_t n, struct spf_term *t, char *why, size_t w
 	for (size_t k = 0; k < PH_ARRAY_LEN(mech_table); k++) {
 		size_t ml = strlen(mech_table[k].name);
 
-		if ((size_t)(s + i - rest) == ml && strncasecmp(rest, mech_table[k].name, ml) == 0) {
+		if ((size_t)(s + i - rest) == ml &&
+		    strncasecmp(rest, mech_table[k].name, ml) == 0) {
 			t->mech = mech_table[k].mech;
 			found = 1;
 		}
@@ -826,7 +838,7 @@ directive_parse(const char *s, size_t n, struct spf_term *t, char *why, size_t w
 			snprintf(why, whylen, "has an unknown mechanism \"%.*s\"", SHOW(n), s);
 		else
 			snprintf(why, whylen, "has an unknown mechanism \"%.*s\" (in \"%.*s\")",
-				 SHOW((size_t)(s + i - rest)), rest, SHOW(n), s);
+			         SHOW((size_t)(s + i - rest)), rest, SHOW(n), s);
 		return -1;
 	}
 	rest = s + i;
@@ -873,9 +885,8 @@ directive_parse(const char *s, size_t n, struct spf_term *t, char *why, size_t w
 		netlen = slash != NULL ? (size_t)(slash - rest) : restlen;
 		if ((v4 ? ip4_parse(rest, netlen, t->net) : ip6_parse(rest, netlen, t->net)) < 0)
 			goto syntax;
-		if (slash != NULL &&
-		    cidr_value(slash + 1, restlen - netlen - 1, v4 ? 32 : 128,
-			       v4 ? &t->cidr4 : &t->cidr6) < 0)
+		if (slash != NULL && cidr_value(slash + 1, restlen - netlen - 1, v4 ? 32 : 128,
+		                                v4 ? &t->cidr4 : &t->cidr6) < 0)
 			goto syntax;
 		return 0;
 	}
@@ -889,9 +900,10 @@ syntax:
 		const char *arg = rest + 1;
 
 		if (v4 || v6) {
-			snprintf(why, whylen, "has \"%.*s\", which names an address, not a domain: "
-					      "write ip%c:%.*s instead",
-				 SHOW(n), s, v4 ? '4' : '6', SHOW((size_t)(s + n - arg)), arg);
+			snprintf(why, whylen,
+			         "has \"%.*s\", which names an address, not a domain: "
+			         "write ip%c:%.*s instead",
+			         SHOW(n), s, v4 ? '4' : '6', SHOW((size_t)(s + n - arg)), arg);
 			return -1;
 		}
 	}
@@ -927,8 +939,7 @@ modifier_parse(struct spf_record *r, const char *s, size_t n, char *why, size_t 
 			struct macro_tok t;
 
 			if (macro_next(s + k, n - k, 1, &t) < 0) {
-				snprintf(why, whylen, "has a macro error in \"%.*s\"",
-					 SHOW(n), s);
+				snprintf(why, whylen, "has a macro error in \"%.*s\"", SHOW(n), s);
 				return -1;
 			}
 			k += t.len;
@@ -959,7 +970,7 @@ record_parse(struct spf_record *r, char *why, size_t whylen)
 	for (const char *q = r->text; *q; q++) {
 		if ((unsigned char)*q > 0x7e || (unsigned char)*q < 0x20) {
 			snprintf(why, whylen, "holds a byte that is not printable ASCII (0x%02x)",
-				 (unsigned char)*q);
+			         (unsigned char)*q);
 			return -1;
 		}
 		if (*q == ' ')
@@ -1018,7 +1029,7 @@ record_fetch(struct spf_ctx *c, const char *domain, char **text, enum spf_result
 	switch (st) {
 	case SPF_DNS_TEMPFAIL:
 		set_err(c, "the TXT lookup of %s failed temporarily (server failure or timeout)",
-			domain);
+		        domain);
 		*res = SPF_TEMPERROR;
 		return -1;
 	case SPF_DNS_NXDOMAIN:
@@ -1042,13 +1053,13 @@ record_fetch(struct spf_ctx *c, const char *domain, char **text, enum spf_result
 		set_none(c, "%s has no TXT record beginning with \"v=spf1\"", domain);
 		*res = SPF_NONE;
 	} else if (found > 1) {
-		set_err(c, "%s publishes %zu records beginning with \"v=spf1\"; there must be "
-			   "exactly one (RFC 7208 4.5), so merge them",
-			domain, found);
+		set_err(c,
+		        "%s publishes %zu records beginning with \"v=spf1\"; there must be "
+		        "exactly one (RFC 7208 4.5), so merge them",
+		        domain, found);
 		*res = SPF_PERMERROR;
 	} else if (strlen(rrs[which].txt) > SPF_RECORD_MAX) {
-		set_err(c, "the SPF record of %s is longer than %d octets", domain,
-			SPF_RECORD_MAX);
+		set_err(c, "the SPF record of %s is longer than %d octets", domain, SPF_RECORD_MAX);
 		*res = SPF_PERMERROR;
 	} else {
 		*text = xstrdup(rrs[which].txt);
@@ -1062,28 +1073,60 @@ record_fetch(struct spf_ctx *c, const char *domain, char **text, enum spf_result
 /* What the top level needs to explain a result. */
 struct spf_eval {
 	char domain[SPF_DOMAIN_MAX + 2]; /* the record that decided */
-	char term[256];			 /* the term that matched, "" for none */
+	char term[256];                  /* the term that matched, "" for none */
 	enum spf_mech mech;
 	int matched;
 	int redirected; /* decided in a redirect target */
-	char *exp;	/* that record's exp domain-spec, or NULL */
+	char *exp;      /* that record's exp domain-spec, or NULL */
 };
 
 enum match { MATCH_NO, MATCH_YES, MATCH_TEMPERROR, MATCH_PERMERROR };
 
 static enum spf_result check_host(struct spf_ctx *c, const char *domain, int depth,
-				  struct spf_eval *ev, struct spf_outcome *top);
+                                  struct spf_eval *ev, struct spf_outcome *top);
+
+/* "a -> b -> a" when the domains being evaluated repeat, else "". */
+static void
+loop_text(const struct spf_ctx *c, int depth, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (int j = 1; j <= depth && j < SPF_CHAIN_MAX; j++) {
+		for (int i = 0; i < j; i++) {
+			size_t used = 0;
+
+			if (strcasecmp(c->chain[i], c->chain[j]) != 0)
+				continue;
+			for (int k = i; k <= j && used + 1 < size; k++) {
+				snprintf(out + used, size - used, "%s%s", k > i ? " -> " : "",
+				         c->chain[k]);
+				used += strlen(out + used);
+			}
+			return;
+		}
+	}
+}
 
 /* Count a term that queries DNS against the 4.6.4 limit. */
 static int
-count_lookup(struct spf_ctx *c, const char *domain, const char *what, size_t whatlen)
+count_lookup(struct spf_ctx *c, int depth, const char *domain, const char *what, size_t whatlen)
 {
+	char loop[200];
+
 	if (++c->dns_lookups <= SPF_DNS_MECH_MAX)
 		return 0;
-	set_err(c, "evaluating it takes more than %d DNS-querying terms (include, a, mx, ptr, "
-		   "exists, redirect; RFC 7208 4.6.4): the limit was passed at \"%.*s\" in the "
-		   "record of %s. Replace includes by ip4:/ip6: ranges or drop unused terms",
-		SPF_DNS_MECH_MAX, SHOW(whatlen), what, domain);
+	loop_text(c, depth, loop, sizeof(loop));
+	if (loop[0] != '\0')
+		set_err(c,
+		        "its includes and redirects loop (%s), so evaluating it passes the "
+		        "limit of %d DNS-querying terms (RFC 7208 4.6.4). Break the loop",
+		        loop, SPF_DNS_MECH_MAX);
+	else
+		set_err(c,
+		        "evaluating it takes more than %d DNS-querying terms (include, a, mx, "
+		        "ptr, exists, redirect; RFC 7208 4.6.4): the limit was passed at "
+		        "\"%.*s\" in the record of %s. Replace includes by ip4:/ip6: ranges or "
+		        "drop unused terms",
+		        SPF_DNS_MECH_MAX, SHOW(whatlen), what, domain);
 	return -1;
 }
 
@@ -1095,10 +1138,11 @@ count_void(struct spf_ctx *c, enum spf_dns_status st, const char *name, const ch
 		return MATCH_NO;
 	if (++c->void_lookups <= SPF_VOID_MAX)
 		return MATCH_NO;
-	set_err(c, "more than %d of its lookups found nothing (void lookups, RFC 7208 4.6.4); "
-		   "the last was %s, named in the record of %s. Remove terms naming domains "
-		   "that do not exist",
-		SPF_VOID_MAX, name, domain);
+	set_err(c,
+	        "more than %d of its lookups found nothing (void lookups, RFC 7208 4.6.4); "
+	        "the last was %s, named in the record of %s. Remove terms naming domains "
+	        "that do not exist",
+	        SPF_VOID_MAX, name, domain);
 	return MATCH_PERMERROR;
 }
 
@@ -1106,8 +1150,8 @@ count_void(struct spf_ctx *c, enum spf_dns_status st, const char *name, const ch
 static enum match
 temp_failure(struct spf_ctx *c, const char *name, enum spf_rrtype type, const char *domain)
 {
-	set_err(c, "the %s lookup of %s (for the record of %s) failed temporarily", rrtype_str(type),
-		name, domain);
+	set_err(c, "the %s lookup of %s (for the record of %s) failed temporarily",
+	        rrtype_str(type), name, domain);
 	return MATCH_TEMPERROR;
 }
 
@@ -1115,7 +1159,7 @@ temp_failure(struct spf_ctx *c, const char *name, enum spf_rrtype type, const ch
  * match, no match, or temperror. */
 static enum match
 addr_check(struct spf_ctx *c, const char *name, int cidr, const char *domain,
-	   enum spf_dns_status *stp)
+           enum spf_dns_status *stp)
 {
 	struct spf_rr *rrs;
 	size_t n;
@@ -1147,9 +1191,10 @@ mx_check(struct spf_ctx *c, const char *target, int cidr, const char *domain)
 	if ((m = count_void(c, st, target, domain)) != MATCH_NO || n == 0)
 		return m;
 	if (n > SPF_MX_A_MAX) {
-		set_err(c, "%s has %zu MX records, more than the %d an mx term may look at "
-			   "(RFC 7208 4.6.4); the record of %s names it",
-			target, n, SPF_MX_A_MAX, domain);
+		set_err(c,
+		        "%s has %zu MX records, more than the %d an mx term may look at "
+		        "(RFC 7208 4.6.4); the record of %s names it",
+		        target, n, SPF_MX_A_MAX, domain);
 		spf_rrs_free(rrs, n);
 		return MATCH_PERMERROR;
 	}
@@ -1175,7 +1220,7 @@ reverse_name(const struct spf_ctx *c, char *out, size_t size)
 
 	if (c->family == AF_INET) {
 		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", c->ip[3], c->ip[2], c->ip[1],
-			 c->ip[0]);
+		         c->ip[0]);
 		return;
 	}
 	for (int i = 15; i >= 0 && o + 4 < size; i--) {
@@ -1246,9 +1291,10 @@ include_check(struct spf_ctx *c, const char *target, int depth, const char *doma
 	case SPF_PERMERROR:
 		return MATCH_PERMERROR;
 	case SPF_NONE:
-		set_err(c, "the record of %s includes %s, which has no SPF record (%s); an "
-			   "include of a domain without one is an error (RFC 7208 5.2)",
-			domain, target, c->none_why);
+		set_err(c,
+		        "the record of %s includes %s, which has no SPF record (%s); an "
+		        "include of a domain without one is an error (RFC 7208 5.2)",
+		        domain, target, c->none_why);
 		return MATCH_PERMERROR;
 	}
 	return MATCH_PERMERROR;
@@ -1278,20 +1324,20 @@ term_match(struct spf_ctx *c, const char *domain, int depth, const struct spf_te
 	case MECH_EXISTS:
 		break;
 	}
-	if (count_lookup(c, domain, t->text, t->textlen) < 0)
+	if (count_lookup(c, depth, domain, t->text, t->textlen) < 0)
 		return MATCH_PERMERROR;
 	if (t->spec == NULL) {
 		copy_n(target, sizeof(target), domain, name_len(domain));
 	} else if ((rc = target_name(c, domain, t->spec, t->speclen, target)) != 0) {
 		if (rc < 0) {
 			set_err(c, "a macro in \"%.*s\" in the record of %s cannot be expanded",
-				SHOW(t->textlen), t->text, domain);
+			        SHOW(t->textlen), t->text, domain);
 			return MATCH_PERMERROR;
 		}
 		if (t->mech != MECH_INCLUDE)
 			return MATCH_NO; /* no usable name to ask about: see the header */
 		set_err(c, "the record of %s includes \"%.*s\", which is not a valid domain name",
-			domain, SHOW(t->textlen), t->text);
+		        domain, SHOW(t->textlen), t->text);
 		return MATCH_PERMERROR;
 	}
 	switch (t->mech) {
@@ -1346,17 +1392,22 @@ decide(struct spf_eval *ev, const char *domain, const struct spf_record *r,
 /* RFC 7208 4: check_host(<ip>, <domain>, <sender>). */
 static enum spf_result
 check_host(struct spf_ctx *c, const char *domain, int depth, struct spf_eval *ev,
-	   struct spf_outcome *top)
+           struct spf_outcome *top)
 {
 	struct spf_record r;
 	enum spf_result res = SPF_PERMERROR;
-	char why[SPF_ERR_MAX];
+	char why[SPF_ERR_MAX], bare[SPF_DOMAIN_MAX + 1];
 
 	memset(&r, 0, sizeof(r));
 	if (!domain_valid(domain)) {
 		set_none(c, "\"%s\" is not a valid domain name (RFC 7208 4.3)", domain);
 		return SPF_NONE;
 	}
+	/* "example.com." is example.com, also for %{d} */
+	copy_n(bare, sizeof(bare), domain, name_len(domain));
+	domain = bare;
+	if (depth < SPF_CHAIN_MAX)
+		copy_n(c->chain[depth], sizeof(c->chain[depth]), domain, strlen(domain));
 	if (record_fetch(c, domain, &r.text, &res) < 0)
 		return res;
 	if (top != NULL)
@@ -1388,7 +1439,7 @@ check_host(struct spf_ctx *c, const char *domain, int depth, struct spf_eval *ev
 		char *text = xasprintf("redirect=%.*s", (int)r.redirectlen, r.redirect);
 		int rc;
 
-		rc = count_lookup(c, domain, text, strlen(text));
+		rc = count_lookup(c, depth, domain, text, strlen(text));
 		free(text);
 		if (rc < 0) {
 			res = SPF_PERMERROR;
@@ -1397,8 +1448,8 @@ check_host(struct spf_ctx *c, const char *domain, int depth, struct spf_eval *ev
 		rc = target_name(c, domain, r.redirect, r.redirectlen, target);
 		if (rc != 0) {
 			set_err(c, "the redirect= of %s %s", domain,
-				rc < 0 ? "has a macro that cannot be expanded"
-				       : "is not a valid domain name");
+			        rc < 0 ? "has a macro that cannot be expanded"
+			               : "is not a valid domain name");
 			res = SPF_PERMERROR;
 			goto done;
 		}
@@ -1406,7 +1457,7 @@ check_host(struct spf_ctx *c, const char *domain, int depth, struct spf_eval *ev
 		ev->redirected = 1;
 		if (res == SPF_NONE) {
 			set_err(c, "the record of %s redirects to %s, which has no SPF record (%s)",
-				domain, target, c->none_why);
+			        domain, target, c->none_why);
 			res = SPF_PERMERROR;
 		}
 		goto done;
@@ -1431,8 +1482,7 @@ explanation(struct spf_ctx *c, const struct spf_eval *ev, char *out, size_t size
 	struct buf b;
 
 	out[0] = '\0';
-	if (ev->exp == NULL ||
-	    target_name(c, ev->domain, ev->exp, strlen(ev->exp), target) != 0)
+	if (ev->exp == NULL || target_name(c, ev->domain, ev->exp, strlen(ev->exp), target) != 0)
 		return;
 	if (dns_query(c, target, SPF_RR_TXT, &rrs, &n) != SPF_DNS_OK || n != 1 ||
 	    rrs[0].txt == NULL) {
@@ -1467,7 +1517,7 @@ say(struct spf_outcome *out, const char *fmt, ...)
 /* A person-readable why for the result, with what to change. */
 static void
 reason_build(const struct spf_ctx *c, const char *domain, enum spf_result res,
-	     const struct spf_eval *ev, const char *explain, struct spf_outcome *out)
+             const struct spf_eval *ev, const char *explain, struct spf_outcome *out)
 {
 	const char *ip = c->ip_c, *fam = c->family == AF_INET ? "ip4" : "ip6";
 	const char *d = ev->domain[0] != '\0' ? ev->domain : domain;
@@ -1482,8 +1532,9 @@ reason_build(const struct spf_ctx *c, const char *domain, enum spf_result res,
 			say(out, "No SPF check was possible: %s.", c->none_why);
 			break;
 		}
-		say(out, "%s has no SPF policy: %s. Receivers cannot tell which hosts may send "
-			 "for it; publish a TXT record such as \"v=spf1 %s:%s ~all\".",
+		say(out,
+		    "%s has no SPF policy: %s. Receivers cannot tell which hosts may send "
+		    "for it; publish a TXT record such as \"v=spf1 %s:%s ~all\".",
 		    domain, c->none_why, fam, ip);
 		break;
 	case SPF_PASS:
@@ -1494,39 +1545,44 @@ reason_build(const struct spf_ctx *c, const char *domain, enum spf_result res,
 	case SPF_SOFTFAIL:
 	case SPF_NEUTRAL:
 		if (!ev->matched) {
-			say(out, "%s matched no term in the SPF record of %s%s, which has no "
-				 "\"all\" term, so the result is neutral. Add %s:%s (or an include "
-				 "of your provider) and end the record with ~all or -all.",
+			say(out,
+			    "%s matched no term in the SPF record of %s%s, which has no "
+			    "\"all\" term, so the result is neutral. Add %s:%s (or an include "
+			    "of your provider) and end the record with ~all or -all.",
 			    ip, d, via, fam, ip);
 		} else if (the_all) {
-			say(out, "%s is not listed in the SPF record of %s%s; the record ends in "
-				 "%s, so %s. Add %s:%s (or an include of your provider) to the "
-				 "record.",
+			say(out,
+			    "%s is not listed in the SPF record of %s%s; the record ends in "
+			    "%s, so %s. Add %s:%s (or an include of your provider) to the "
+			    "record.",
 			    ip, d, via, ev->term,
-			    res == SPF_FAIL	    ? "receivers may reject the mail"
+			    res == SPF_FAIL       ? "receivers may reject the mail"
 			    : res == SPF_SOFTFAIL ? "receivers will likely accept the mail but "
-						    "may mark it as suspicious"
-						  : "the record makes no assertion about it",
+			                            "may mark it as suspicious"
+			                          : "the record makes no assertion about it",
 			    fam, ip);
 		} else {
-			say(out, "%s matched %s in the SPF record of %s%s, which makes the result "
-				 "%s%s.",
+			say(out,
+			    "%s matched %s in the SPF record of %s%s, which makes the result "
+			    "%s%s.",
 			    ip, ev->term, d, via, spf_result_str(res),
 			    res == SPF_FAIL ? ", so receivers may reject the mail; change or "
-					      "remove that term if this host should send"
-					    : "");
+			                      "remove that term if this host should send"
+			                    : "");
 		}
 		if (res == SPF_FAIL && explain[0] != '\0')
 			say(out, " The domain's explanation: \"%s\"", explain);
 		break;
 	case SPF_TEMPERROR:
-		say(out, "SPF for %s could not be checked: %s. Receivers will usually defer the "
-			 "mail and retry; if this persists, check the DNS servers for that name.",
+		say(out,
+		    "SPF for %s could not be checked: %s. Receivers will usually defer the "
+		    "mail and retry; if this persists, check the DNS servers for that name.",
 		    domain, c->err[0] != '\0' ? c->err : "a DNS lookup failed temporarily");
 		break;
 	case SPF_PERMERROR:
-		say(out, "The SPF policy of %s cannot be evaluated (permerror): %s. Receivers may "
-			 "treat this as a failure; fix the record.",
+		say(out,
+		    "The SPF policy of %s cannot be evaluated (permerror): %s. Receivers may "
+		    "treat this as a failure; fix the record.",
 		    domain, c->err[0] != '\0' ? c->err : "the record is invalid");
 		break;
 	}
@@ -1591,7 +1647,7 @@ client_set(struct spf_ctx *c, const struct spf_request *req)
 
 void
 spf_check_host(spf_lookup_fn lookup, void *arg, const struct spf_request *req,
-	       struct spf_outcome *out)
+               struct spf_outcome *out)
 {
 	struct spf_ctx c;
 	struct spf_eval ev;
@@ -1609,7 +1665,7 @@ spf_check_host(spf_lookup_fn lookup, void *arg, const struct spf_request *req,
 	}
 	if (client_set(&c, req) < 0) {
 		snprintf(out->reason, sizeof(out->reason),
-			 "no client address to check (address family %d)", req->family);
+		         "no client address to check (address family %d)", req->family);
 		return;
 	}
 	c.lookup = lookup;
@@ -1625,8 +1681,8 @@ spf_check_host(spf_lookup_fn lookup, void *arg, const struct spf_request *req,
 	out->result = res;
 	out->dns_lookups = c.dns_lookups;
 	out->void_lookups = c.void_lookups;
-	if (ev.matched && (res == SPF_PASS || res == SPF_FAIL || res == SPF_SOFTFAIL ||
-			   res == SPF_NEUTRAL))
+	if (ev.matched &&
+	    (res == SPF_PASS || res == SPF_FAIL || res == SPF_SOFTFAIL || res == SPF_NEUTRAL))
 		copy_n(out->mechanism, sizeof(out->mechanism), ev.term, strlen(ev.term));
 	reason_build(&c, req->domain, res, &ev, explain, out);
 	free(ev.exp);

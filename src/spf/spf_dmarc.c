@@ -36,7 +36,7 @@
 #include "lib/lib.h"
 #include "spf/spf.h"
 
-#define DMARC_TAG_MAX 32  /* a tag name we care about is shorter */
+#define DMARC_TAG_MAX 32     /* a tag name we care about is shorter */
 #define DMARC_VALUE_MAX 2048 /* one tag value (rua lists are the long ones) */
 #define DMARC_PCT_MAX 100
 
@@ -58,9 +58,9 @@ static const struct {
 	const char *name;
 	unsigned tag;
 } dmarc_tags[] = {
-	{"v", TAG_V},	    {"p", TAG_P},     {"sp", TAG_SP},	{"adkim", TAG_ADKIM},
-	{"aspf", TAG_ASPF}, {"pct", TAG_PCT}, {"rua", TAG_RUA}, {"ruf", TAG_RUF},
-	{"fo", TAG_FO},	    {"rf", TAG_RF},   {"ri", TAG_RI},
+    {"v", TAG_V},       {"p", TAG_P},     {"sp", TAG_SP},   {"adkim", TAG_ADKIM},
+    {"aspf", TAG_ASPF}, {"pct", TAG_PCT}, {"rua", TAG_RUA}, {"ruf", TAG_RUF},
+    {"fo", TAG_FO},     {"rf", TAG_RF},   {"ri", TAG_RI},
 };
 
 static int fail(char *why, size_t whylen, const char *fmt, ...) PH_PRINTF(3, 4);
@@ -163,8 +163,8 @@ uri_ok(const char *s, size_t n)
 	/* RFC 3986 scheme ":" and something after it */
 	if (n == 0 || !is_alpha(s[0]))
 		return 0;
-	while (i < n && (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' ||
-			 s[i] == '.'))
+	while (i < n &&
+	       (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
 		i++;
 	if (i >= n - 1 || s[i] != ':')
 		return 0;
@@ -188,7 +188,7 @@ rua_value(const char *v, size_t n, char *out, size_t size, char *why, size_t why
 
 		if (!uri_ok(u, ulen))
 			return fail(why, whylen, "rua has an invalid URI \"%.*s\"",
-				    (int)(ulen > 80 ? 80 : ulen), u);
+			            (int)(ulen > 80 ? 80 : ulen), u);
 		if (used + (used > 0) + ulen < size) {
 			if (used > 0)
 				out[used++] = ',';
@@ -210,8 +210,7 @@ rua_value(const char *v, size_t n, char *out, size_t size, char *why, size_t why
 
 /* Apply one known tag's value to out. */
 static int
-tag_apply(unsigned tag, const char *v, size_t n, struct dmarc_record *out, char *why,
-	  size_t whylen)
+tag_apply(unsigned tag, const char *v, size_t n, struct dmarc_record *out, char *why, size_t whylen)
 {
 	char tmp[8];
 	uint64_t pct;
@@ -221,22 +220,21 @@ tag_apply(unsigned tag, const char *v, size_t n, struct dmarc_record *out, char 
 	case TAG_SP:
 		if (policy_value(v, n, tag == TAG_P ? out->p : out->sp) < 0)
 			return fail(why, whylen,
-				    "%s=%.*s is not a policy (none, quarantine or reject)",
-				    tag == TAG_P ? "p" : "sp", (int)(n > 40 ? 40 : n), v);
+			            "%s=%.*s is not a policy (none, quarantine or reject)",
+			            tag == TAG_P ? "p" : "sp", (int)(n > 40 ? 40 : n), v);
 		return 0;
 	case TAG_ADKIM:
 	case TAG_ASPF:
 		if (n != 1 || strchr("rRsS", v[0]) == NULL)
 			return fail(why, whylen, "%s=%.*s is not r or s",
-				    tag == TAG_ADKIM ? "adkim" : "aspf", (int)(n > 40 ? 40 : n), v);
-		*(tag == TAG_ADKIM ? &out->adkim : &out->aspf) = (v[0] == 's' || v[0] == 'S')
-									  ? 's'
-									  : 'r';
+			            tag == TAG_ADKIM ? "adkim" : "aspf", (int)(n > 40 ? 40 : n), v);
+		*(tag == TAG_ADKIM ? &out->adkim : &out->aspf) =
+		    (v[0] == 's' || v[0] == 'S') ? 's' : 'r';
 		return 0;
 	case TAG_PCT:
 		if (n == 0 || n >= sizeof(tmp))
 			return fail(why, whylen, "pct=%.*s is not a number from 0 to 100",
-				    (int)(n > 40 ? 40 : n), v);
+			            (int)(n > 40 ? 40 : n), v);
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
 		if (parse_uint(tmp, 0, DMARC_PCT_MAX, &pct) < 0)
@@ -273,8 +271,9 @@ dmarc_parse(const char *txt, struct dmarc_record *out, char *why, size_t whylen)
 		if (len == 0) {
 			/* an empty tag-spec: only after the last ';' (or between ";;") */
 			if (index == 0)
-				return fail(why, whylen, "not a DMARC record: it must begin "
-							 "with v=DMARC1");
+				return fail(why, whylen,
+				            "not a DMARC record: it must begin "
+				            "with v=DMARC1");
 			if (semi == NULL)
 				break;
 			p = semi + 1;
@@ -283,14 +282,14 @@ dmarc_parse(const char *txt, struct dmarc_record *out, char *why, size_t whylen)
 		eq = memchr(name, '=', len);
 		if (eq == NULL)
 			return fail(why, whylen, "\"%.*s\" is not tag=value",
-				    (int)(len > 40 ? 40 : len), name);
+			            (int)(len > 40 ? 40 : len), name);
 		nlen = (size_t)(eq - name);
 		vlen = len - nlen - 1;
 		name = trim(name, &nlen);
 		value = trim(eq + 1, &vlen);
 		if (!tag_name_ok(name, nlen) || nlen > DMARC_TAG_MAX)
 			return fail(why, whylen, "\"%.*s\" is not a tag name",
-				    (int)(nlen > 40 ? 40 : nlen), name);
+			            (int)(nlen > 40 ? 40 : nlen), name);
 		if (vlen > DMARC_VALUE_MAX)
 			return fail(why, whylen, "the value of %.*s is too long", (int)nlen, name);
 		for (size_t i = 0; i < PH_ARRAY_LEN(dmarc_tags); i++)
@@ -300,15 +299,16 @@ dmarc_parse(const char *txt, struct dmarc_record *out, char *why, size_t whylen)
 		if (index == 0) {
 			/* 6.3: v MUST be first and MUST be exactly DMARC1 */
 			if (tag != TAG_V || vlen != 6 || memcmp(value, "DMARC1", 6) != 0)
-				return fail(why, whylen, "not a DMARC record: it must begin "
-							 "with v=DMARC1");
+				return fail(why, whylen,
+				            "not a DMARC record: it must begin "
+				            "with v=DMARC1");
 		} else if (tag == TAG_V) {
 			return fail(why, whylen, "v= appears again after the start");
 		}
 		if (tag != 0) {
 			if (seen & tag)
 				return fail(why, whylen, "%.*s= appears more than once", (int)nlen,
-					    name);
+				            name);
 			seen |= tag;
 			if (tag_apply(tag, value, vlen, out, why, whylen) < 0)
 				return -1;
@@ -319,8 +319,9 @@ dmarc_parse(const char *txt, struct dmarc_record *out, char *why, size_t whylen)
 		p = semi + 1;
 	}
 	if (!(seen & TAG_P))
-		return fail(why, whylen, "no p= tag: a policy record must say none, quarantine "
-					 "or reject");
+		return fail(why, whylen,
+		            "no p= tag: a policy record must say none, quarantine "
+		            "or reject");
 	if (!(seen & TAG_SP))
 		memcpy(out->sp, out->p, sizeof(out->sp));
 	return 0;
