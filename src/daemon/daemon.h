@@ -52,6 +52,7 @@ struct daemon_config {
 	char *tls_ca_file;
 	int mta_hold;
 	int64_t queue_commit_delay_ms;
+	int64_t domain_recheck_interval_ms;
 	/* route.DOMAIN = HOST:PORT, in the order given */
 	char *routes[DAEMON_ROUTES_MAX][2];
 	unsigned nroutes;

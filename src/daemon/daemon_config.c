@@ -64,6 +64,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"tls_ca_file", CFG_STR, OFF(tls_ca_file), 0, 0},
 	{"mta_hold", CFG_BOOL, OFF(mta_hold), 0, 1},
 	{"queue_commit_delay", CFG_DURATION, OFF(queue_commit_delay_ms), 0, 100},
+	{"domain_recheck_interval", CFG_DURATION, OFF(domain_recheck_interval_ms), 1000,
+	 30LL * 86400000},
 };
 
 void
@@ -102,6 +104,7 @@ daemon_config_defaults(struct daemon_config *c)
 	c->mta_greylist_retry_ms = mc.greylist_retry_ms;
 	c->mta_max_lifetime_ms = mc.max_lifetime_ms;
 	c->queue_commit_delay_ms = QUEUE_COMMIT_DELAY_DEFAULT_US / 1000;
+	c->domain_recheck_interval_ms = 6LL * 3600 * 1000;
 }
 
 void

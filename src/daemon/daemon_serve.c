@@ -49,6 +49,7 @@ struct serve {
 	struct tls_ctx *tls, *tls_out;
 	struct dns *dns;
 	struct mta *mta;
+	struct daemon_recheck *recheck;
 	int smtp_fd, smtps_fd, http_fd;
 };
 
@@ -341,6 +342,11 @@ daemon_serve_main(int argc, char **argv)
 	hc.max_message_size = (size_t)s.cfg.smtp_max_message_size;
 	s.http = http_server_new(s.base, s.http_fd, &hc, s.store, s.queue);
 	http_server_set_metrics(s.http, serve_metrics, &s);
+	path = xasprintf("%s/%s", s.cfg.data_dir, SERVE_STORE_FILE);
+	s.recheck = daemon_recheck_start(path, s.cfg.dns, s.cfg.hostname,
+					 s.cfg.domain_recheck_interval_ms);
+	free(path);
+	http_server_set_recheck(s.http, daemon_recheck_now, s.recheck);
 
 	s.sigterm = evsignal_new(s.base, SIGTERM, serve_stop, &s);
 	s.sigint = evsignal_new(s.base, SIGINT, serve_stop, &s);
@@ -363,6 +369,7 @@ daemon_serve_main(int argc, char **argv)
 	event_base_dispatch(s.base);
 
 	/* Orderly shutdown: finish what was accepted, then release. */
+	daemon_recheck_stop(s.recheck);
 	queue_flush(s.queue);
 	smtpd_server_free(s.smtpd);
 	http_server_free(s.http);

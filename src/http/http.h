@@ -35,6 +35,9 @@ typedef void (*http_metrics_fn)(void *arg, struct buf *out);
 struct http_server *http_server_new(struct event_base *base, int fd, const struct http_config *c,
 				    struct store *st, struct queue *q);
 void http_server_set_metrics(struct http_server *h, http_metrics_fn fn, void *arg);
+/* Asks for the sender domains' DNS checks to run now (a thread does). */
+typedef void (*http_recheck_fn)(void *arg);
+void http_server_set_recheck(struct http_server *h, http_recheck_fn fn, void *arg);
 void http_server_free(struct http_server *h);
 
 #endif

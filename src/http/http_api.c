@@ -14,12 +14,16 @@
  *	Query parameters are checked against a list per endpoint: an
  *	unknown one is a 400, so a typo never silently widens a search.
  */
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/queue.h>
+
+#include <event2/buffer.h>
 
 #include <event2/keyvalq_struct.h>
 
 #include "http/http_int.h"
+#include "domain/domain.h"
 #include "store/store_report.h"
 
 #define HTTP_PARAM_MAX 1024
@@ -239,6 +243,102 @@ api_stats(struct http_server *h, struct evhttp_request *req, int64_t account)
 	evhttp_clear_headers(&q);
 }
 
+/* POST domains {"domain": "...", "ips": ["..."]}: keys and records. */
+static void
+api_domain_add(struct http_server *h, struct evhttp_request *req, int64_t account)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	json_error_t jerr;
+	json_t *body, *ips, *v, *out;
+	const char *domain, *key;
+	char list[512] = "", err[512];
+	size_t i;
+
+	body = json_loadb((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in),
+			  JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(body)) {
+		http_error(req, 400, "invalid_json", "send {\"domain\": ..., \"ips\": [...]}");
+		json_decref(body);
+		return;
+	}
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "domain") != 0 && strcmp(key, "ips") != 0) {
+			http_error(req, 400, "invalid_request", "unknown field '%.64s'", key);
+			json_decref(body);
+			return;
+		}
+	}
+	domain = json_string_value(json_object_get(body, "domain"));
+	ips = json_object_get(body, "ips");
+	if (domain == NULL || !json_is_array(ips) || json_array_size(ips) == 0) {
+		http_error(req, 400, "invalid_request",
+			   "domain (a string) and ips (the sending IP addresses) are required");
+		json_decref(body);
+		return;
+	}
+	json_array_foreach(ips, i, v)
+	{
+		const char *ip = json_string_value(v);
+		unsigned char a[16];
+
+		if (ip == NULL || (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) ||
+		    strlen(list) + strlen(ip) + 2 >= sizeof(list)) {
+			http_error(req, 400, "invalid_request", "ips[%zu]: not an IP address", i);
+			json_decref(body);
+			return;
+		}
+		if (list[0])
+			strncat(list, ",", sizeof(list) - strlen(list) - 1);
+		strncat(list, ip, sizeof(list) - strlen(list) - 1);
+	}
+	out = domain_create(h->store, account, domain, list, h->cfg.hostname, err, sizeof(err));
+	json_decref(body);
+	if (out == NULL) {
+		http_error(req, strstr(err, "already") ? 409 : 400, "invalid_domain", "%s", err);
+		return;
+	}
+	http_json(req, 201, out);
+	json_decref(out);
+}
+
+/* domains, domains/{domain}, domains/{domain}/verify */
+static void
+api_domains(struct http_server *h, struct evhttp_request *req, int64_t account, const char *rest)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	char name[256];
+	const char *slash;
+	json_t *list;
+
+	if (*rest == '\0') {
+		if (cmd == EVHTTP_REQ_POST) {
+			api_domain_add(h, req, account);
+			return;
+		}
+		list = store_domains_json(h->store, account, NULL);
+		http_json(req, 200, list);
+		json_decref(list);
+		return;
+	}
+	slash = strchr(rest, '/');
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
+	list = store_domains_json(h->store, account, name);
+	if (json_array_size(list) == 0) {
+		http_error(req, 404, "not_found", "no such domain");
+	} else if (slash && strcmp(slash, "/verify") == 0 && cmd == EVHTTP_REQ_POST) {
+		/* DNS checks block: the re-check thread runs them, not this loop. */
+		if (h->recheck)
+			h->recheck(h->recheck_arg);
+		http_json(req, 202, json_array_get(list, 0));
+	} else if (slash == NULL && cmd == EVHTTP_REQ_GET) {
+		http_json(req, 200, json_array_get(list, 0));
+	} else {
+		http_error(req, 404, "not_found", "no such endpoint");
+	}
+	json_decref(list);
+}
+
 void
 http_api(struct http_server *h, struct evhttp_request *req, const char *path)
 {
@@ -254,6 +354,10 @@ http_api(struct http_server *h, struct evhttp_request *req, const char *path)
 			api_search(h, req, account);
 		else
 			http_error(req, 405, "method_not_allowed", "use GET or POST");
+		return;
+	}
+	if (strcmp(path, "domains") == 0 || strncmp(path, "domains/", 8) == 0) {
+		api_domains(h, req, account, path[7] == '/' ? path + 8 : "");
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET) {

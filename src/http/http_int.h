@@ -22,6 +22,8 @@ struct http_server {
 	struct queue *queue;
 	http_metrics_fn metrics;
 	void *metrics_arg;
+	http_recheck_fn recheck;
+	void *recheck_arg;
 	struct strmap key_cache; /* HMAC(api key) -> account id */
 	unsigned char key_secret[32];
 	uint64_t requests;

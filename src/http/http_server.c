@@ -194,6 +194,13 @@ http_server_set_metrics(struct http_server *h, http_metrics_fn fn, void *arg)
 }
 
 void
+http_server_set_recheck(struct http_server *h, http_recheck_fn fn, void *arg)
+{
+	h->recheck = fn;
+	h->recheck_arg = arg;
+}
+
+void
 http_server_free(struct http_server *h)
 {
 	if (h == NULL)

@@ -170,6 +170,10 @@ void store_dkim_keys_free(struct store_dkim_key *k, size_t n);
 int store_domain_set_checks(struct store *st, int64_t domain_id, int verified,
 			    const char *checks) PH_WUR;
 
+/* Every domain's id (the re-check walks them). */
+int store_domain_ids(struct store *st, int64_t **ids, size_t *n) PH_WUR;
+int store_domain_by_id(struct store *st, int64_t id, struct store_domain *out) PH_WUR;
+
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);
 

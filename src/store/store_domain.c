@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "store/store_int.h"
+#include "store/store_report.h"
 
 static const char domain_schema[] =
 	"CREATE TABLE IF NOT EXISTS domains(id INTEGER PRIMARY KEY,"
@@ -260,4 +261,90 @@ store_sender_allowed(struct store *st, int64_t account_id, const char *domain)
 		ok = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	return ok;
+}
+
+int
+store_domain_ids(struct store *st, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *q;
+	size_t cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM domains ORDER BY id", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*ids = xrealloc(*ids, cap * sizeof(**ids));
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
+store_domain_by_id(struct store *st, int64_t id, struct store_domain *out)
+{
+	sqlite3_stmt *q;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT id, account_id, domain, sending_ips, verified FROM domains"
+			       " WHERE id = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(q, 0);
+		out->account_id = sqlite3_column_int64(q, 1);
+		snprintf(out->domain, sizeof(out->domain), "%s", sqlite3_column_text(q, 2));
+		snprintf(out->sending_ips, sizeof(out->sending_ips), "%s",
+			 sqlite3_column_text(q, 3));
+		out->verified = sqlite3_column_int(q, 4);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+json_t *
+store_domains_json(struct store *st, int64_t account_id, const char *only)
+{
+	sqlite3_stmt *q;
+	json_t *arr = json_array();
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT d.domain, d.verified, d.checks, d.checked_ms, d.sending_ips,"
+			       " (SELECT group_concat(selector || ':' || alg, ',') FROM dkim_keys k"
+			       " WHERE k.domain_id = d.id AND k.state != 'retired')"
+			       " FROM domains d WHERE d.account_id = ?1"
+			       " AND (?2 IS NULL OR d.domain = ?2 COLLATE NOCASE) ORDER BY d.domain",
+			       -1, &q, NULL) != SQLITE_OK)
+		return arr;
+	sqlite3_bind_int64(q, 1, account_id);
+	if (only)
+		sqlite3_bind_text(q, 2, only, -1, SQLITE_STATIC);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *checks = (const char *)sqlite3_column_text(q, 2);
+		json_t *c = checks ? json_loads(checks, 0, NULL) : NULL;
+		char ts[TIME_RFC3339_LEN];
+
+		time_rfc3339(sqlite3_column_int64(q, 3), ts);
+		json_array_append_new(
+			arr, json_pack("{s:s,s:b,s:o,s:o,s:s,s:s}", "domain",
+				       (const char *)sqlite3_column_text(q, 0), "verified",
+				       sqlite3_column_int(q, 1), "checks", c ? c : json_null(),
+				       "checked_at",
+				       sqlite3_column_type(q, 3) == SQLITE_NULL ? json_null()
+										: json_string(ts),
+				       "sending_ips", (const char *)sqlite3_column_text(q, 4), "keys",
+				       sqlite3_column_text(q, 5) ? (const char *)sqlite3_column_text(q, 5)
+								 : ""));
+	}
+	sqlite3_finalize(q);
+	return arr;
 }

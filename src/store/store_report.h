@@ -43,6 +43,8 @@ json_t *store_stats(struct store *st, int64_t account_id, int64_t since_ms, int6
 /* Public ids of the messages with a recipient (newest first, at most max). */
 json_t *store_messages_for_recipient(struct store *st, int64_t account_id, const char *rcpt,
 				     unsigned max);
+/* An account's sender domains with their last checks (only: one domain). */
+json_t *store_domains_json(struct store *st, int64_t account_id, const char *only);
 /* Parse "2026-11-22T16:00:00Z" (or with .mmm) or whole seconds since the epoch. */
 int store_parse_time(const char *s, int64_t *ms) PH_WUR;
 

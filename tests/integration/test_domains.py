@@ -164,3 +164,53 @@ def test_mail_is_signed_twice_and_verifies_with_dkimpy(shop, name):
     ev = d.http("GET", f"/api/v1/messages/{pid}/evidence", token=shop[1]["api_key"]).json()
     assert ev["recipients"][0]["dkim"]["domain"] == DOMAIN
     assert ev["recipients"][0]["dkim"]["selectors"].count("ph") == 2
+
+
+def wait_domain(d, key, name, verified, timeout=20):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        got = d.http("GET", f"/api/v1/domains/{name}", token=key).json()
+        if got.get("verified") is verified and got.get("checks"):
+            return got
+        time.sleep(0.2)
+    raise AssertionError(got)
+
+
+def test_domains_through_the_api_and_the_periodic_recheck(dns, mx_port, posthaste):
+    name = "api.example.test"
+    d = posthaste(start=False, dns=dns, mx_port=mx_port, hostname=HOST,
+                  config="domain_recheck_interval = 1s\n")
+    key = account(d, "api", allow_unverified=False)["api_key"]
+    other = account(d, "other", allow_unverified=False)["api_key"]
+    d.start()
+    r = d.http("POST", "/api/v1/domains", token=key, body={"domain": name, "ips": ["127.0.0.1"]})
+    assert r.status == 201, r
+    records = r.json()["records"]
+    assert {x["purpose"] for x in records} == {"dkim", "spf", "dmarc", "return_path"}
+    assert d.http("POST", "/api/v1/domains", token=key,
+                  body={"domain": name, "ips": ["127.0.0.1"]}).status == 409
+    assert d.http("POST", "/api/v1/domains", token=key,
+                  body={"domain": "bad domain", "ips": ["127.0.0.1"]}).status == 400
+    assert d.http("POST", "/api/v1/domains", token=key,
+                  body={"domain": "x.test", "ips": ["not-an-ip"]}).status == 400
+    assert d.http("GET", f"/api/v1/domains/{name}", token=other).status == 404
+    assert d.http("GET", "/api/v1/domains", token=other).json() == []
+    lst = d.http("GET", "/api/v1/domains", token=key).json()
+    assert [x["domain"] for x in lst] == [name] and lst[0]["verified"] is False
+
+    recs = [("@", "MX", "10 mx.api.example.test."), ("mx", "A", "127.0.0.3")]
+    for x in records:
+        recs.append((x["name"][: -len(name)].rstrip(".") or "@", x["type"], x["value"]))
+    dns.zone(name, recs)
+    assert d.http("POST", f"/api/v1/domains/{name}/verify", token=key).status == 202
+    got = wait_domain(d, key, name, True)
+    assert all(c["result"] == "pass" for c in got["checks"]), got["checks"]
+    send = {"from": f"hello@{name}", "to": ["a@example.net"], "subject": "s", "text": "t"}
+    assert d.http("POST", "/api/v1/messages", token=key, body=send).status == 201
+    # the keys vanish from DNS: the periodic re-check takes the domain away
+    dns.zone(name, recs[:2])
+    wait_domain(d, key, name, False)
+    r = d.http("POST", "/api/v1/messages", token=key, body=send)
+    assert r.status == 403
+    assert "domain recheck domain=api.example.test verified=no was=yes" in d.log_text()
