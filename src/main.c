@@ -27,6 +27,8 @@ usage(FILE *fp)
 	      "                     DKIM keys and the DNS records to publish\n"
 	      "  domain verify DOMAIN [--dns ADDR@PORT] [--hostname NAME] [--json]\n"
 	      "                     check DKIM, SPF, DMARC and the return path in DNS\n"
+	      "  domain rotate|retire DOMAIN\n"
+	      "                     new DKIM keys (published first); retire the old ones\n"
 	      "  queue list [--data-dir DIR] [--json]\n"
 	      "                     list queued messages\n"
 	      "  --version          print the version\n"

@@ -4,6 +4,8 @@
  * SYNOPSIS
  *	posthaste domain add DOMAIN --account NAME --ip ADDR... [--hostname NAME] [--json]
  *	posthaste domain verify DOMAIN [--dns ADDR@PORT] [--hostname NAME] [--json]
+ *	posthaste domain rotate DOMAIN [--json]     new keys, signing once published
+ *	posthaste domain retire DOMAIN              the replaced keys may leave DNS
  * DESCRIPTION
  *	The command-line face of the domain module (keys, records, checks).
  *	verify exits 0 when the domain is verified.
@@ -24,7 +26,9 @@ domain_usage(void)
 		"usage: posthaste domain add DOMAIN --account NAME --ip ADDR... [--hostname NAME] "
 		"[--json]\n"
 		"       posthaste domain verify DOMAIN [--dns ADDR@PORT] [--hostname NAME] "
-		"[--json]\n");
+		"[--json]\n"
+		"       posthaste domain rotate DOMAIN [--json]\n"
+		"       posthaste domain retire DOMAIN\n");
 	return 2;
 }
 
@@ -219,6 +223,73 @@ domain_verify(int argc, char **argv)
 	return verified ? 0 : 1;
 }
 
+/* domain rotate|retire DOMAIN [--json] */
+static int
+domain_keys(int argc, char **argv)
+{
+	const char *data_dir = CLI_DEFAULT_DATA_DIR, *domain = NULL;
+	struct store_domain dom;
+	struct store *st;
+	char err[512] = "";
+	int json = 0, rc = 1;
+
+	for (int i = 2; i < argc; i++) {
+		if (cli_take_data_dir(argc, argv, &i, &data_dir))
+			continue;
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (argv[i][0] == '-' || domain)
+			return domain_usage();
+		else
+			domain = argv[i];
+	}
+	if (domain == NULL)
+		return domain_usage();
+	if ((st = cli_open_store(data_dir, 0)) == NULL)
+		return 1;
+	if (store_domain_get(st, 0, domain, &dom) < 0) {
+		fprintf(stderr, "posthaste: no domain %s\n", domain);
+	} else if (strcmp(argv[1], "rotate") == 0) {
+		json_t *out = domain_rotate(st, &dom, err, sizeof(err));
+
+		if (out == NULL) {
+			fprintf(stderr, "posthaste: %s\n", err);
+		} else if (json) {
+			json_dumpf(out, stdout, JSON_INDENT(2));
+			putchar('\n');
+			rc = 0;
+		} else {
+			size_t i;
+			json_t *r;
+
+			printf("New DKIM keys for %s. Publish these records next to the current "
+			       "ones:\n\n",
+			       dom.domain);
+			json_array_foreach(json_object_get(out, "records"), i, r)
+			{
+				print_record(r);
+			}
+			printf("\nThen run: posthaste domain verify %s (the new keys sign once DNS "
+			       "has them)\n",
+			       dom.domain);
+			rc = 0;
+		}
+		json_decref(out);
+	} else {
+		int n = domain_retire(st, &dom);
+
+		if (n < 0)
+			fprintf(stderr, "posthaste: cannot retire the keys\n");
+		else {
+			printf("%d retiring key%s of %s retired: their DNS records may go.\n", n,
+			       n == 1 ? "" : "s", dom.domain);
+			rc = 0;
+		}
+	}
+	store_close(st);
+	return rc;
+}
+
 int
 cli_domain_main(int argc, char **argv)
 {
@@ -228,5 +299,7 @@ cli_domain_main(int argc, char **argv)
 		return domain_add(argc, argv);
 	if (strcmp(argv[1], "verify") == 0)
 		return domain_verify(argc, argv);
+	if (strcmp(argv[1], "rotate") == 0 || strcmp(argv[1], "retire") == 0)
+		return domain_keys(argc, argv);
 	return domain_usage();
 }

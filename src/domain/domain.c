@@ -75,54 +75,84 @@ record(const char *name, const char *type, const char *value, const char *purpos
 			 "purpose", purpose);
 }
 
+/* A new RSA-2048 and Ed25519 key pair under fresh dated selectors
+ * (phYYYYMMDDxx + r or e), in the given state. Appends their DKIM
+ * records to recs; keys[i].pem points into pem[i]. */
+static int
+make_keys(const char *domain, const char *state, struct store_dkim_key keys[2],
+	  struct buf pem[2], json_t *recs, char *err, size_t errlen)
+{
+	char day[16], tag[3], name[600];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	rand_token(tag, 2); /* a second rotation on one day gets other selectors */
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct dkim_key *k = dkim_key_generate(i == 0 ? DKIM_RSA_SHA256 : DKIM_ED25519_SHA256,
+						       err, errlen);
+		struct buf txt;
+
+		buf_init(&pem[i], 16384);
+		buf_init(&txt, 4096);
+		memset(&keys[i], 0, sizeof(keys[i]));
+		if (k == NULL)
+			rc = -1;
+		else if (dkim_key_private_pem(k, &pem[i]) < 0 || dkim_key_txt(k, &txt) < 0) {
+			snprintf(err, errlen, "cannot encode the DKIM key");
+			rc = -1;
+		} else {
+			snprintf(keys[i].selector, sizeof(keys[i].selector), "ph%s%s%c", day, tag,
+				 i == 0 ? 'r' : 'e');
+			snprintf(keys[i].alg, sizeof(keys[i].alg), "%s",
+				 dkim_alg_str(dkim_key_alg(k)));
+			snprintf(keys[i].state, sizeof(keys[i].state), "%s", state);
+			keys[i].pem = pem[i].data;
+			snprintf(name, sizeof(name), "%s._domainkey.%s", keys[i].selector, domain);
+			json_array_append_new(recs, record(name, "TXT", txt.data, "dkim"));
+		}
+		dkim_key_free(k);
+		buf_free(&txt);
+	}
+	return rc;
+}
+
+static void
+wipe_pems(struct buf pem[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (pem[i].data)
+			explicit_bzero(pem[i].data, pem[i].len);
+		buf_free(&pem[i]);
+	}
+}
+
 json_t *
 domain_create(struct store *st, int64_t account_id, const char *domain, const char *ips,
 	      const char *hostname, char *err, size_t errlen)
 {
-	char sel[2][64], name[600], day[16], v[600];
+	char name[600], v[600];
 	struct store_dkim_key keys[2];
-	struct dkim_key *k[2] = {NULL, NULL};
-	struct buf pem[2], txt[2], spf, bspf;
-	json_t *out = NULL, *recs;
-	time_t now = time(NULL);
-	struct tm tm;
+	struct buf pem[2], spf, bspf;
+	json_t *out = NULL, *recs = json_array();
 
+	memset(pem, 0, sizeof(pem));
 	if (!domain_name_ok(domain)) {
 		snprintf(err, errlen, "'%s' is not a domain name", domain);
+		json_decref(recs);
 		return NULL;
-	}
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(sel[0], sizeof(sel[0]), "ph%sr", day);
-	snprintf(sel[1], sizeof(sel[1]), "ph%se", day);
-	for (int i = 0; i < 2; i++) {
-		buf_init(&pem[i], 16384);
-		buf_init(&txt[i], 4096);
 	}
 	buf_init(&spf, 1024);
 	buf_init(&bspf, 1024);
-	for (int i = 0; i < 2; i++) {
-		k[i] = dkim_key_generate(i == 0 ? DKIM_RSA_SHA256 : DKIM_ED25519_SHA256, err, errlen);
-		if (k[i] == NULL)
-			goto out;
-		if (dkim_key_private_pem(k[i], &pem[i]) < 0 || dkim_key_txt(k[i], &txt[i]) < 0) {
-			snprintf(err, errlen, "cannot encode the DKIM key");
-			goto out;
-		}
-		memset(&keys[i], 0, sizeof(keys[i]));
-		snprintf(keys[i].selector, sizeof(keys[i].selector), "%s", sel[i]);
-		snprintf(keys[i].alg, sizeof(keys[i].alg), "%s", dkim_alg_str(dkim_key_alg(k[i])));
-		keys[i].pem = pem[i].data;
-	}
-	if (store_domain_add(st, account_id, domain, ips, keys, 2, err, errlen) < 0)
+	if (make_keys(domain, "active", keys, pem, recs, err, errlen) < 0 ||
+	    store_domain_add(st, account_id, domain, ips, keys, 2, err, errlen) < 0) {
+		json_decref(recs);
 		goto out;
+	}
 	spf_value(ips, "~all", &spf);
 	spf_value(ips, "-all", &bspf);
-	recs = json_array();
-	for (int i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "%s._domainkey.%s", sel[i], domain);
-		json_array_append_new(recs, record(name, "TXT", txt[i].data, "dkim"));
-	}
 	json_array_append_new(recs, record(domain, "TXT", spf.data, "spf"));
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
 	snprintf(v, sizeof(v), "v=DMARC1; p=none; rua=mailto:dmarc-reports@%s", domain);
@@ -131,19 +161,43 @@ domain_create(struct store *st, int64_t account_id, const char *domain, const ch
 	snprintf(v, sizeof(v), "10 %s.", hostname);
 	json_array_append_new(recs, record(name, "MX", v, "return_path"));
 	json_array_append_new(recs, record(name, "TXT", bspf.data, "return_path"));
-	out = json_pack("{s:s,s:[s,s],s:o}", "domain", domain, "selectors", sel[0], sel[1],
-			"records", recs);
+	out = json_pack("{s:s,s:[s,s],s:o}", "domain", domain, "selectors", keys[0].selector,
+			keys[1].selector, "records", recs);
 out:
-	for (int i = 0; i < 2; i++) {
-		dkim_key_free(k[i]);
-		if (pem[i].data)
-			explicit_bzero(pem[i].data, pem[i].len);
-		buf_free(&pem[i]);
-		buf_free(&txt[i]);
-	}
+	wipe_pems(pem);
 	buf_free(&spf);
 	buf_free(&bspf);
 	return out;
+}
+
+json_t *
+domain_rotate(struct store *st, const struct store_domain *dom, char *err, size_t errlen)
+{
+	struct store_dkim_key keys[2];
+	struct buf pem[2];
+	json_t *recs = json_array(), *out = NULL;
+
+	memset(pem, 0, sizeof(pem));
+	/* New keys wait as pending until DNS has them (domain_check). */
+	if (store_dkim_keys_move(st, dom->id, "pending", "retired") < 0 ||
+	    make_keys(dom->domain, "pending", keys, pem, recs, err, errlen) < 0 ||
+	    store_dkim_keys_add(st, dom->id, keys, 2) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "cannot store the new keys");
+		json_decref(recs);
+		goto out;
+	}
+	out = json_pack("{s:s,s:[s,s],s:o}", "domain", dom->domain, "selectors", keys[0].selector,
+			keys[1].selector, "records", recs);
+out:
+	wipe_pems(pem);
+	return out;
+}
+
+int
+domain_retire(struct store *st, const struct store_domain *dom)
+{
+	return store_dkim_keys_move(st, dom->id, "retiring", "retired");
 }
 
 #define RR_TXT 16
@@ -302,14 +356,20 @@ domain_check(struct store *st, struct dns_sync *dns, const struct store_domain *
 	struct store_dkim_key *keys = NULL;
 	size_t nkeys = 0;
 	json_t *checks = json_array();
-	int dkim_ok = 1;
+	int dkim_ok = 1, pending_ok = 1;
+	size_t nactive = 0, npending = 0;
 
 	if (store_domain_keys(st, dom->id, &keys, &nkeys) < 0) {
 		json_decref(checks);
 		return NULL;
 	}
-	/* DKIM: every key we sign with must be published as generated. */
+	/* DKIM: every key we sign with must be published as generated; new
+	 * (pending) keys are checked too, and replace the old ones once DNS
+	 * has all of them (RFC 6376 3.6.1: publish before signing). */
 	for (size_t i = 0; i < nkeys; i++) {
+		const char *label = strcmp(keys[i].state, "active") == 0	? "dkim"
+				    : strcmp(keys[i].state, "pending") == 0 ? "dkim_pending"
+									    : "dkim_retiring";
 		struct dkim_key *k = dkim_key_load_pem(keys[i].pem, strlen(keys[i].pem), err,
 						       sizeof(err));
 		char **txt;
@@ -318,7 +378,7 @@ domain_check(struct store *st, struct dns_sync *dns, const struct store_domain *
 
 		snprintf(name, sizeof(name), "%s._domainkey.%s", keys[i].selector, dom->domain);
 		if (k == NULL) {
-			check_add(checks, "dkim", 0, err);
+			check_add(checks, label, 0, err);
 			dkim_ok = 0;
 			continue;
 		}
@@ -338,11 +398,17 @@ domain_check(struct store *st, struct dns_sync *dns, const struct store_domain *
 			char tmp[2200];
 
 			snprintf(tmp, sizeof(tmp), "%s: %s", name, why);
-			check_add(checks, "dkim", 0, tmp);
+			check_add(checks, label, 0, tmp);
 		} else {
-			check_add(checks, "dkim", (int)matched, why);
+			check_add(checks, label, (int)matched, why);
 		}
-		dkim_ok &= (int)matched;
+		if (strcmp(label, "dkim") == 0) {
+			dkim_ok &= (int)matched;
+			nactive++;
+		} else if (strcmp(label, "dkim_pending") == 0) {
+			pending_ok &= (int)matched;
+			npending++;
+		}
 		free_strs(txt, n);
 		dkim_key_free(k);
 	}
@@ -400,14 +466,25 @@ domain_check(struct store *st, struct dns_sync *dns, const struct store_domain *
 		}
 		free_strs(txt, n);
 	}
+	if (npending > 0 && pending_ok) {
+		/* Rotation: the new keys are in DNS, so they sign from now on. */
+		if (store_dkim_keys_move(st, dom->id, "active", "retiring") >= 0 &&
+		    store_dkim_keys_move(st, dom->id, "pending", "active") >= 0) {
+			check_add(checks, "dkim_rotation", 1,
+				  "the new keys are published and sign from now on; keep the old "
+				  "ones published for a few days, then run posthaste domain retire");
+			nactive = npending;
+			dkim_ok = 1;
+		}
+	}
 	{
 		char *text = json_dumps(checks, JSON_COMPACT);
 
-		if (store_domain_set_checks(st, dom->id, dkim_ok && nkeys > 0, text) < 0)
+		if (store_domain_set_checks(st, dom->id, dkim_ok && nactive > 0, text) < 0)
 			log_warn("domain %s check results not stored", dom->domain);
 		free(text);
 	}
 	store_dkim_keys_free(keys, nkeys);
-	*verified = dkim_ok && nkeys > 0;
+	*verified = dkim_ok && nactive > 0;
 	return checks;
 }

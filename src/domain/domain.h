@@ -21,6 +21,13 @@ int domain_name_ok(const char *d);
  * NULL with err (bad name, already added, key generation). */
 json_t *domain_create(struct store *st, int64_t account_id, const char *domain, const char *ips,
 		      const char *hostname, char *err, size_t errlen);
+/* Key rotation: a new key pair, pending until domain_check() finds it in
+ * DNS; then it signs and the old pair is retiring (still published)
+ * until domain_retire(). Returns the new DKIM records, or NULL. */
+json_t *domain_rotate(struct store *st, const struct store_domain *dom, char *err,
+		      size_t errlen);
+/* Retiring keys are retired (may leave DNS); the count, or -1. */
+int domain_retire(struct store *st, const struct store_domain *dom);
 /* [{check, result: pass|fail, detail}], stored with the domain;
  * *verified when every DKIM key is published as generated. */
 json_t *domain_check(struct store *st, struct dns_sync *dns, const struct store_domain *dom,

@@ -150,7 +150,7 @@ struct store_dkim_key {
 	char selector[64];
 	char alg[24];   /* rsa-sha256, ed25519-sha256 */
 	char *pem;      /* private key */
-	char state[16]; /* active, retiring */
+	char state[16]; /* pending, active, retiring (store_domain.c) */
 };
 int store_account_id(struct store *st, const char *name, int64_t *id) PH_WUR;
 int store_account_set_allow_unverified(struct store *st, int64_t id, int allow) PH_WUR;
@@ -167,6 +167,9 @@ int store_domain_get(struct store *st, int64_t account_id, const char *domain,
 int store_domain_keys(struct store *st, int64_t domain_id, struct store_dkim_key **out,
 		      size_t *n) PH_WUR;
 void store_dkim_keys_free(struct store_dkim_key *k, size_t n);
+int store_dkim_keys_add(struct store *st, int64_t domain_id, const struct store_dkim_key *keys,
+			size_t nkeys) PH_WUR;
+int store_dkim_keys_move(struct store *st, int64_t domain_id, const char *from, const char *to);
 int store_domain_set_checks(struct store *st, int64_t domain_id, int verified,
 			    const char *checks) PH_WUR;
 

@@ -5,8 +5,9 @@
  *	domains(id, account_id, domain, sending_ips, verified, checks JSON,
  *	        checked_ms, created_ms)
  *	dkim_keys(id, domain_id, selector, alg, private_pem, state, created_ms)
- *	  state: active (signs), retiring (published, no longer signs),
- *	  retired. Private keys are stored in the store file, which is
+ *	  state: pending (new, to be published; does not sign yet), active
+ *	  (signs), retiring (replaced: stays published, no longer signs),
+ *	  retired (may leave DNS). Private keys are stored in the store file, which is
  *	  readable by the daemon's user only (mode 0600 via its umask).
  */
 #include <string.h>
@@ -75,6 +76,68 @@ store_account_set_allow_unverified(struct store *st, int64_t id, int allow)
 	return rc;
 }
 
+/* Insert keys in their given state (default active); inside a transaction. */
+static int
+insert_keys(struct store *st, int64_t domain_id, const struct store_dkim_key *keys, size_t nkeys,
+	    int64_t now)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		sqlite3_stmt *q;
+		int ok;
+
+		if (sqlite3_prepare_v2(st->db,
+				       "INSERT INTO dkim_keys(domain_id, selector, alg, private_pem,"
+				       " state, created_ms) VALUES(?,?,?,?,?,?)",
+				       -1, &q, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(q, 1, domain_id);
+		sqlite3_bind_text(q, 2, keys[i].selector, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, keys[i].alg, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, keys[i].pem, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, keys[i].state[0] ? keys[i].state : "active", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(q, 6, now);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_dkim_keys_add(struct store *st, int64_t domain_id, const struct store_dkim_key *keys,
+		    size_t nkeys)
+{
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if (insert_keys(st, domain_id, keys, nkeys, time_now_ms()) < 0) {
+		store_exec(st, "ROLLBACK");
+		return -1;
+	}
+	return store_exec(st, "COMMIT");
+}
+
+/* Move every key of a domain in state from to state to; the count moved. */
+int
+store_dkim_keys_move(struct store *st, int64_t domain_id, const char *from, const char *to)
+{
+	sqlite3_stmt *q;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "UPDATE dkim_keys SET state = ?3 WHERE domain_id = ?1 AND state = ?2",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, domain_id);
+	sqlite3_bind_text(q, 2, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, to, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_DONE)
+		n = sqlite3_changes(st->db);
+	sqlite3_finalize(q);
+	return n;
+}
+
 int
 store_domain_add(struct store *st, int64_t account_id, const char *domain, const char *ips,
 		 const struct store_dkim_key *keys, size_t nkeys, char *err, size_t errlen)
@@ -107,22 +170,8 @@ store_domain_add(struct store *st, int64_t account_id, const char *domain, const
 	sqlite3_finalize(q);
 	q = NULL;
 	did = sqlite3_last_insert_rowid(st->db);
-	for (size_t i = 0; i < nkeys; i++) {
-		if (sqlite3_prepare_v2(st->db,
-				       "INSERT INTO dkim_keys(domain_id, selector, alg, private_pem,"
-				       " state, created_ms) VALUES(?,?,?,?,'active',?)",
-				       -1, &q, NULL) != SQLITE_OK)
-			goto fail;
-		sqlite3_bind_int64(q, 1, did);
-		sqlite3_bind_text(q, 2, keys[i].selector, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, keys[i].alg, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, keys[i].pem, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 5, now);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			goto fail;
-		sqlite3_finalize(q);
-		q = NULL;
-	}
+	if (insert_keys(st, did, keys, nkeys, now) < 0)
+		goto fail;
 	if (store_exec(st, "COMMIT") < 0)
 		goto fail;
 	return 0;

@@ -214,3 +214,42 @@ def test_domains_through_the_api_and_the_periodic_recheck(dns, mx_port, posthast
     r = d.http("POST", "/api/v1/messages", token=key, body=send)
     assert r.status == 403
     assert "domain recheck domain=api.example.test verified=no was=yes" in d.log_text()
+
+
+def test_key_rotation_publishes_before_signing(shop):
+    d, _, added, mx, dnssrv = shop
+    publish(dnssrv, added["records"])
+    assert verify(d, dnssrv)[0] == 0
+    old = set(added["selectors"])
+    rot = d.cli_json("domain", "rotate", DOMAIN)
+    new = set(rot["selectors"])
+    assert len(new) == 2 and not (new & old)
+    # not yet in DNS: the old keys keep signing, the domain stays verified
+    rc, out = verify(d, dnssrv)
+    assert rc == 0
+    assert {c["result"] for c in out["checks"] if c["check"] == "dkim_pending"} == {"fail"}
+    # published next to the old ones: the new keys take over
+    publish(dnssrv, added["records"] + rot["records"])
+    rc, out = verify(d, dnssrv)
+    assert rc == 0 and any(c["check"] == "dkim_rotation" for c in out["checks"])
+    code, lines = send_smtp(d, b"From: orders@shop.example.test\r\nSubject: r\r\n\r\nhi\r\n")
+    assert code == 250
+    msg = mx.wait_for(1, timeout=20)[0].data
+    sels = set()
+    for i in range(2):
+        v = dkim.DKIM(msg)
+        assert v.verify(idx=i, dnsfunc=lambda q, timeout=5: _txt(dnssrv, q))
+        sels.add(v.signature_fields[b"s"].decode())
+    assert sels == new
+    # retire: the old keys may leave DNS, and the domain stays verified
+    p = d.cli("domain", "retire", DOMAIN)
+    assert p.returncode == 0 and "2 retiring keys" in p.stdout
+    publish(dnssrv, [r for r in added["records"] if r["purpose"] != "dkim"] + rot["records"])
+    assert verify(d, dnssrv)[0] == 0
+
+
+def _txt(dnssrv, qname):
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = [dnssrv.addr]
+    res.port = dnssrv.port
+    return b"".join(b"".join(rr.strings) for rr in res.resolve(qname.decode().rstrip("."), "TXT"))
