@@ -43,7 +43,15 @@
  *	SPF_RECORD_MAX are a "permerror"; the MX lookup of an mx, the PTR
  *	lookup of a ptr and the A/AAAA lookup of an a or exists are the
  *	queries that can be void (the address lookups of MX and PTR names
- *	are not).
+ *	are not); a failed PTR lookup, or a failed address lookup of a
+ *	PTR name, is no match (5.5), every other failed lookup a
+ *	"temperror"; one trailing dot on a domain is dropped, also for
+ *	%{d}. When the lookup limit is passed because includes and
+ *	redirects loop, the reason names the loop.
+ *
+ *	dns_lookups is SPF_DNS_MECH_MAX + 1 when that limit was passed,
+ *	void_lookups SPF_VOID_MAX + 1 when that one was. The exp= query
+ *	counts toward neither.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -69,6 +77,7 @@
 /* Precision for quoting n bytes of a term with "%.*s". */
 #define SHOW(n) ((int)((n) > SPF_TERM_SHOW ? SPF_TERM_SHOW : (n)))
 
+/* The result's RFC 7208 2.6 name, for logs and Received-SPF. */
 const char *
 spf_result_str(enum spf_result r)
 {
@@ -91,6 +100,7 @@ spf_result_str(enum spf_result r)
 	return "?";
 }
 
+/* Free what a lookup function returned. */
 void
 spf_rrs_free(struct spf_rr *rrs, size_t n)
 {
@@ -1645,6 +1655,7 @@ client_set(struct spf_ctx *c, const struct spf_request *req)
 	return 0;
 }
 
+/* RFC 7208 check_host() for one request, explained in out. */
 void
 spf_check_host(spf_lookup_fn lookup, void *arg, const struct spf_request *req,
                struct spf_outcome *out)

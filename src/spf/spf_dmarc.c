@@ -248,6 +248,7 @@ tag_apply(unsigned tag, const char *v, size_t n, struct dmarc_record *out, char 
 	}
 }
 
+/* Read a DMARC policy record (RFC 7489 6.3, 6.4). */
 int
 dmarc_parse(const char *txt, struct dmarc_record *out, char *why, size_t whylen)
 {
@@ -345,6 +346,7 @@ under(const char *child, size_t c, const char *parent, size_t p)
 	return c == p || child[c - p - 1] == '.';
 }
 
+/* Identifier alignment without an organizational domain. */
 int
 dmarc_aligned(const char *a, const char *b, char mode)
 {
