@@ -166,7 +166,7 @@ daemon_config_set(struct daemon_config *c, const char *key, const char *value, c
 				 key, value);
 			return -1;
 		}
-		/* FALLTHROUGH */
+		__attribute__((fallthrough));
 	case CFG_STR:
 		if (k->type == CFG_STR && *value == '\0') {
 			snprintf(err, errlen, "bad value for %s: empty", key);

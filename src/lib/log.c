@@ -57,6 +57,8 @@ log_set_ident(const char *ident)
 	log_ident = ident;
 }
 
+static void log_vline(enum log_level l, const char *fmt, va_list ap) PH_PRINTF(2, 0);
+
 static void
 log_vline(enum log_level l, const char *fmt, va_list ap)
 {
@@ -139,6 +141,8 @@ lib_set_exit_hook(lib_exit_hook_fn fn)
 {
 	exit_hook = fn;
 }
+
+static PH_NORETURN void die(int is_panic, const char *fmt, va_list ap) PH_PRINTF(2, 0);
 
 static PH_NORETURN void
 die(int is_panic, const char *fmt, va_list ap)
