@@ -59,6 +59,21 @@ HARNESS=$(cd "$HARNESS" && pwd)
 cd "$ROOT"
 mkdir -p "$OUT"
 
+# Since b8a82f5 an account sends only from its verified domains. The shared
+# harness's account (smtp-source's sender is src.bench.example) is created
+# without --allow-unverified; until it is, measure through a copy whose
+# posthaste.sh adds it (nothing else differs).
+if ! grep -q -- '--allow-unverified' "$HARNESS/mtas/posthaste.sh"; then
+    rm -rf "$OUT/harness"
+    cp -r "$HARNESS" "$OUT/harness"
+    sed -i 's/account create bench --trust 127.0.0.0\/8/account create bench --trust 127.0.0.0\/8 --allow-unverified/' \
+        "$OUT/harness/mtas/posthaste.sh"
+    grep -q -- '--allow-unverified' "$OUT/harness/mtas/posthaste.sh" ||
+        die "cannot adapt $HARNESS/mtas/posthaste.sh (its account create line changed?)"
+    log "using $OUT/harness: the shared harness with --allow-unverified for its account"
+    HARNESS=$OUT/harness
+fi
+
 # one inject.sh at a time (the harness has fixed ports and one cgroup)
 exec 9>"$OUT/.lock"
 flock -n 9 || die "another bench/inject.sh holds $OUT/.lock"
