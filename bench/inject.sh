@@ -59,6 +59,10 @@ HARNESS=$(cd "$HARNESS" && pwd)
 cd "$ROOT"
 mkdir -p "$OUT"
 
+# one inject.sh at a time (the harness has fixed ports and one cgroup)
+exec 9>"$OUT/.lock"
+flock -n 9 || die "another bench/inject.sh holds $OUT/.lock"
+
 # Since b8a82f5 an account sends only from its verified domains. The shared
 # harness's account (smtp-source's sender is src.bench.example) is created
 # without --allow-unverified; until it is, measure through a copy whose
@@ -73,10 +77,6 @@ if ! grep -q -- '--allow-unverified' "$HARNESS/mtas/posthaste.sh"; then
     log "using $OUT/harness: the shared harness with --allow-unverified for its account"
     HARNESS=$OUT/harness
 fi
-
-# one inject.sh at a time (the harness has fixed ports and one cgroup)
-exec 9>"$OUT/.lock"
-flock -n 9 || die "another bench/inject.sh holds $OUT/.lock"
 
 # 1. one-time setup: postfix's smtp-source/smtp-sink, the harness's tools
 #    (its setup.sh is idempotent but runs apt-get, so only when its state is
