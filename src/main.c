@@ -29,7 +29,7 @@ usage(FILE *fp)
 	      "                     check DKIM, SPF, DMARC and the return path in DNS\n"
 	      "  domain rotate|retire DOMAIN\n"
 	      "                     new DKIM keys (published first); retire the old ones\n"
-	      "  queue list [--data-dir DIR] [--json]\n"
+	      "  queue list|flush [ID]|delete ID [--data-dir DIR] [--json]\n"
 	      "                     list queued messages\n"
 	      "  --version          print the version\n"
 	      "  --help             this text\n",

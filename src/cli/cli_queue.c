@@ -2,15 +2,18 @@
  * NAME
  *	cli_queue - posthaste queue list [--json]
  * DESCRIPTION
- *	Lists every unfinished recipient with its message id, sender,
- *	status, attempts and next attempt. flush and delete arrive with the
- *	delivery engine.
+ *	list: every unfinished recipient with its message id, sender,
+ *	status, attempts and next attempt. flush [ID]: retry deferred mail
+ *	now (one message, or all). delete ID: take a message's unfinished
+ *	recipients out of the queue (status and event "deleted"). flush and
+ *	delete are carried out by the running daemon, which holds the queue.
  */
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli/cli_int.h"
+#include "store/store_report.h"
 
 struct queue_list_ctx {
 	int json;
@@ -37,6 +40,51 @@ queue_list_one(void *arg, const struct store_queued *q)
 	return 0;
 }
 
+static int
+queue_usage(void)
+{
+	fprintf(stderr, "usage: posthaste queue list [--data-dir DIR] [--json]\n"
+			"       posthaste queue flush [ID] [--data-dir DIR]\n"
+			"       posthaste queue delete ID [--data-dir DIR]\n");
+	return 2;
+}
+
+/* flush [ID] / delete ID: a command the running daemon carries out. */
+static int
+queue_command(int argc, char **argv)
+{
+	const char *data_dir = CLI_DEFAULT_DATA_DIR, *id = NULL;
+	struct store *st;
+	json_t *d = NULL;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (cli_take_data_dir(argc, argv, &i, &data_dir))
+			continue;
+		if (argv[i][0] == '-' || id)
+			return queue_usage();
+		id = argv[i];
+	}
+	if (id == NULL && strcmp(argv[1], "delete") == 0)
+		return queue_usage();
+	if ((st = cli_open_store(data_dir, 0)) == NULL)
+		return 1;
+	if (id && (d = store_message_detail(st, 0, id)) == NULL) {
+		fprintf(stderr, "posthaste: no message %s\n", id);
+		store_close(st);
+		return 1;
+	}
+	json_decref(d);
+	rc = store_command_add(st, argv[1], id);
+	store_close(st);
+	if (rc < 0) {
+		fprintf(stderr, "posthaste: cannot queue the command\n");
+		return 1;
+	}
+	printf("%s %s: handed to the daemon\n", argv[1], id ? id : "all deferred mail");
+	return 0;
+}
+
 int
 cli_queue_main(int argc, char **argv)
 {
@@ -45,10 +93,10 @@ cli_queue_main(int argc, char **argv)
 	struct store *st;
 	int i, rc;
 
-	if (argc < 2 || strcmp(argv[1], "list") != 0) {
-		fprintf(stderr, "usage: posthaste queue list [--data-dir DIR] [--json]\n");
-		return 2;
-	}
+	if (argc >= 2 && (strcmp(argv[1], "flush") == 0 || strcmp(argv[1], "delete") == 0))
+		return queue_command(argc, argv);
+	if (argc < 2 || strcmp(argv[1], "list") != 0)
+		return queue_usage();
 	for (i = 2; i < argc; i++) {
 		if (cli_take_data_dir(argc, argv, &i, &data_dir))
 			continue;

@@ -41,7 +41,8 @@ static const struct {
 struct serve {
 	struct daemon_config cfg;
 	struct event_base *base;
-	struct event *sigterm, *sigint, *log_timer;
+	struct event *sigterm, *sigint, *log_timer, *cmd_timer;
+	int64_t store_version;
 	struct http_server *http;
 	struct smtpd_server *smtpd;
 	struct queue *queue;
@@ -70,6 +71,30 @@ static void
 serve_log_flush(evutil_socket_t fd, short what, void *arg)
 {
 	log_flush();
+}
+
+#define SERVE_COMMAND_POLL_MS 500
+
+static void
+serve_command(void *arg, const char *cmd, const char *public_id)
+{
+	struct serve *s = arg;
+
+	mta_command(s->mta, cmd, public_id);
+}
+
+/* posthaste queue flush|delete leave commands in the store. */
+static void
+serve_poll_commands(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+	int64_t v = store_data_version(s->store);
+
+	if (v == s->store_version)
+		return;
+	s->store_version = v;
+	if (store_commands_take(s->store, serve_command, s) < 0)
+		log_warn("daemon cannot read queue commands");
 }
 
 static void
@@ -361,6 +386,13 @@ daemon_serve_main(int argc, char **argv)
 		event_add(s.log_timer, &tv);
 	}
 	log_set_buffered(1);
+	s.store_version = -1;
+	s.cmd_timer = event_new(s.base, -1, EV_PERSIST, serve_poll_commands, &s);
+	{
+		struct timeval tv = {0, SERVE_COMMAND_POLL_MS * 1000};
+
+		event_add(s.cmd_timer, &tv);
+	}
 
 	log_info("daemon start version=%s smtp=%s%s%s http=%s data_dir=%s hostname=%s", PH_VERSION,
 		 s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
@@ -379,6 +411,7 @@ daemon_serve_main(int argc, char **argv)
 	event_free(s.sigterm);
 	event_free(s.sigint);
 	event_free(s.log_timer);
+	event_free(s.cmd_timer);
 	event_base_free(s.base);
 	store_close(s.store);
 	tls_ctx_free(s.tls);

@@ -921,3 +921,98 @@ mta_free(struct mta *m)
 	free(m->data_dir);
 	free(m);
 }
+
+/* --- operator commands ------------------------------------------------------- */
+
+static int
+rcpt_matches(const struct mta_rcpt *r, const char *public_id)
+{
+	return public_id == NULL || strcmp(r->msg->public_id, public_id) == 0;
+}
+
+/* Take the matching entries out of the retry heap (rebuilt after). */
+static size_t
+heap_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < m->nheap; i++) {
+		struct mta_rcpt *r = m->heap[i];
+
+		if (rcpt_matches(r, public_id)) {
+			r->heap_idx = HEAP_NONE;
+			r->next = *out;
+			*out = r;
+			n++;
+		} else {
+			r->heap_idx = (uint32_t)k;
+			m->heap[k++] = r;
+		}
+	}
+	m->nheap = k;
+	for (size_t i = k / 2 + 1; i-- > 0;)
+		if (i < k)
+			heap_down(m, i);
+	retry_timer_set(m);
+	return n;
+}
+
+/* Remove the matching entries waiting in any destination's ready list. */
+static size_t
+ready_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s < MTA_DEST_SLOTS; s++)
+		for (struct mta_dest *d = m->dests[s]; d; d = d->hnext) {
+			struct mta_rcpt **pp = &d->ready;
+
+			while (*pp) {
+				struct mta_rcpt *r = *pp;
+
+				if (rcpt_matches(r, public_id)) {
+					*pp = r->next;
+					d->nready--;
+					r->next = *out;
+					*out = r;
+					n++;
+				} else {
+					pp = &r->next;
+				}
+			}
+			d->ready_tail = &d->ready;
+			while (*d->ready_tail)
+				d->ready_tail = &(*d->ready_tail)->next;
+		}
+	return n;
+}
+
+void
+mta_command(struct mta *m, const char *cmd, const char *public_id)
+{
+	struct mta_rcpt *list = NULL, *r, *next;
+	size_t n;
+
+	if (strcmp(cmd, "flush") == 0) {
+		n = heap_take(m, public_id, &list);
+		for (r = list; r; r = next) {
+			next = r->next;
+			r->next_ms = time_now_ms();
+			dest_push_ready(r->dest, r);
+			mta_dest_kick(m, r->dest);
+		}
+		log_info("mta flush id=%s recipients=%zu", public_id ? public_id : "all", n);
+	} else if (strcmp(cmd, "delete") == 0 && public_id) {
+		n = heap_take(m, public_id, &list) + ready_take(m, public_id, &list);
+		for (r = list; r; r = next) {
+			next = r->next;
+			add_attempt(m, r, "deleted", "deleted", 0,
+				    xstrdup("{\"response\":\"deleted from the queue by the operator\"}"));
+			m->stats.queued--;
+			rcpt_free(r);
+		}
+		log_info("mta delete id=%s recipients=%zu", public_id, n);
+	} else {
+		log_warn("mta unknown command=%s", cmd);
+	}
+}

@@ -177,6 +177,13 @@ int store_domain_set_checks(struct store *st, int64_t domain_id, int verified,
 int store_domain_ids(struct store *st, int64_t **ids, size_t *n) PH_WUR;
 int store_domain_by_id(struct store *st, int64_t id, struct store_domain *out) PH_WUR;
 
+/* Operator commands for the daemon (store_command.c): "flush" (id NULL
+ * for every message) and "delete". */
+int store_command_add(struct store *st, const char *cmd, const char *public_id) PH_WUR;
+typedef void (*store_command_fn)(void *arg, const char *cmd, const char *public_id);
+/* Hand every pending command to cb, oldest first, and forget them. */
+int store_commands_take(struct store *st, store_command_fn cb, void *arg);
+
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);
 

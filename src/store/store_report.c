@@ -17,7 +17,7 @@
 #include "store/store_int.h"
 #include "store/store_report.h"
 
-#define STATUS_LIST "queued deferred delivered bounced expired suppressed"
+#define STATUS_LIST "queued deferred delivered bounced expired suppressed deleted"
 
 int
 store_parse_time(const char *s, int64_t *ms)
