@@ -182,22 +182,13 @@ fail:
 	return -1;
 }
 
-int
-store_domain_get(struct store *st, int64_t account_id, const char *domain,
-		 struct store_domain *out)
+/* Step a query of (id, account_id, domain, sending_ips, verified) once
+ * into out, and finalise it; 0 when a row came. */
+static int
+domain_row(sqlite3_stmt *q, struct store_domain *out)
 {
-	sqlite3_stmt *q;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT d.id, d.account_id, d.domain, d.sending_ips, d.verified,"
-			       " a.allow_unverified FROM domains d JOIN accounts a ON a.id ="
-			       " d.account_id WHERE d.domain = ?1 COLLATE NOCASE"
-			       " AND (?2 = 0 OR d.account_id = ?2)",
-			       -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(q, 1, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, account_id);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		memset(out, 0, sizeof(*out));
 		out->id = sqlite3_column_int64(q, 0);
@@ -210,6 +201,24 @@ store_domain_get(struct store *st, int64_t account_id, const char *domain,
 	}
 	sqlite3_finalize(q);
 	return rc;
+}
+
+int
+store_domain_get(struct store *st, int64_t account_id, const char *domain,
+		 struct store_domain *out)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT d.id, d.account_id, d.domain, d.sending_ips, d.verified,"
+			       " a.allow_unverified FROM domains d JOIN accounts a ON a.id ="
+			       " d.account_id WHERE d.domain = ?1 COLLATE NOCASE"
+			       " AND (?2 = 0 OR d.account_id = ?2)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, account_id);
+	return domain_row(q, out);
 }
 
 int
@@ -338,7 +347,6 @@ int
 store_domain_by_id(struct store *st, int64_t id, struct store_domain *out)
 {
 	sqlite3_stmt *q;
-	int rc = -1;
 
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT id, account_id, domain, sending_ips, verified FROM domains"
@@ -346,18 +354,7 @@ store_domain_by_id(struct store *st, int64_t id, struct store_domain *out)
 			       -1, &q, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(q, 0);
-		out->account_id = sqlite3_column_int64(q, 1);
-		snprintf(out->domain, sizeof(out->domain), "%s", sqlite3_column_text(q, 2));
-		snprintf(out->sending_ips, sizeof(out->sending_ips), "%s",
-			 sqlite3_column_text(q, 3));
-		out->verified = sqlite3_column_int(q, 4);
-		rc = 0;
-	}
-	sqlite3_finalize(q);
-	return rc;
+	return domain_row(q, out);
 }
 
 json_t *

@@ -153,3 +153,11 @@ def queued_id(reply_lines):
     text = reply_lines[-1]
     assert "queued as " in text, text
     return text.rsplit("queued as ", 1)[1].strip()
+
+
+def held(factory):
+    """A posthaste factory whose daemons hold delivery (mta_hold): for tests
+    of the accept path alone, which read back exactly what was submitted."""
+    def make(*args, config=None, **kw):
+        return factory(*args, config="mta_hold = yes\n" + (config or ""), **kw)
+    return make

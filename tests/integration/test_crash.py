@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from phclient import account, read_record, stored_messages
+from phclient import held, account, read_record, stored_messages
 
 SESSIONS = 20
 MESSAGES = 5000
@@ -23,11 +23,8 @@ BODY = ("Subject: crash test\r\nFrom: app@example.test\r\n\r\n" + "x" * 900 + "\
 
 @pytest.fixture
 def posthaste(posthaste):
-    """The accept path alone: delivery on hold (mta_hold), so what the tests
-    read back is exactly what was submitted."""
-    def make(*args, config=None, **kw):
-        return posthaste(*args, config="mta_hold = yes\n" + (config or ""), **kw)
-    return make
+    """The accept path alone: delivery on hold."""
+    return held(posthaste)
 
 
 

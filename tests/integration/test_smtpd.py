@@ -13,18 +13,15 @@ import time
 
 import pytest
 
-from phclient import (RawSMTP, account, events, queued_id, spool_body, stored_messages,
+from phclient import (held, RawSMTP, account, events, queued_id, spool_body, stored_messages,
                       tls_context)
 
 MSG = b"Subject: hello\r\nFrom: a@example.test\r\nTo: b@example.net\r\n\r\nbody line\r\n"
 
 @pytest.fixture
 def posthaste(posthaste):
-    """The accept path alone: delivery on hold (mta_hold), so what the tests
-    read back is exactly what was submitted."""
-    def make(*args, config=None, **kw):
-        return posthaste(*args, config="mta_hold = yes\n" + (config or ""), **kw)
-    return make
+    """The accept path alone: delivery on hold."""
+    return held(posthaste)
 
 
 
