@@ -5,6 +5,7 @@
  *	posthaste serve|account|trace|queue ... | --version | --help
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "daemon/daemon.h"
@@ -39,6 +40,9 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
+	/* The store holds DKIM private keys and secrets' hashes: nothing we
+	 * create is for other users. */
+	umask(027);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
