@@ -269,6 +269,9 @@ daemon_serve_main(int argc, char **argv)
 	serve_parse_args(&s.cfg, argc, argv);
 	if (log_level_parse(s.cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
+	/* Buffered before the first line (setvbuf comes before any output);
+	 * fatal() and warnings flush at once, the rest every 100 ms. */
+	log_set_buffered(1);
 	if (s.cfg.log_file) {
 		if ((logfp = fopen(s.cfg.log_file, "a")) == NULL)
 			fatal("cannot open log_file %s: %s", s.cfg.log_file, strerror(errno));
@@ -385,7 +388,6 @@ daemon_serve_main(int argc, char **argv)
 
 		event_add(s.log_timer, &tv);
 	}
-	log_set_buffered(1);
 	s.store_version = -1;
 	s.cmd_timer = event_new(s.base, -1, EV_PERSIST, serve_poll_commands, &s);
 	{
@@ -398,6 +400,7 @@ daemon_serve_main(int argc, char **argv)
 		 s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
 		 s.cfg.smtps_listen ? s.cfg.smtps_listen : "", s.cfg.http_listen, s.cfg.data_dir,
 		 s.cfg.hostname);
+	log_flush(); /* the start-up story is out before the first client */
 	event_base_dispatch(s.base);
 
 	/* Orderly shutdown: finish what was accepted, then release. */

@@ -84,10 +84,13 @@ void
 log_set_buffered(int on)
 {
 	static char buffer[64 * 1024];
+	static int set;
 
 	log_buffered = on;
-	if (on && log_fp == NULL)
+	if (on && log_fp == NULL && !set) {
 		setvbuf(stderr, buffer, _IOFBF, sizeof(buffer));
+		set = 1;
+	}
 }
 
 void

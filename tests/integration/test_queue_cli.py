@@ -41,7 +41,7 @@ def test_flush_retries_now_and_delete_takes_out(world):
     wait_status(d, pc, c, "deleted")
     assert [t for _, t, _ in timeline(d, pc)][-1] == "deleted"
     assert d.cli_json("queue", "list") == []
-    assert "mta delete id=" + pc + " recipients=1" in d.log_text()
+    d.wait_for_log("mta delete id=" + pc + " recipients=1")
 
 
 def test_queue_command_errors(world):

@@ -126,7 +126,7 @@ def test_bad_credentials_and_slowdown(posthaste):
             s.login(a["smtp_username"], "wrong-password")
         assert e.value.smtp_code == 535 and b"5.7.8" in e.value.smtp_error
     s.close()
-    log = d.log_text()
+    log = d.wait_for_log("failures=3 delay_ms=1000")
     # Each failure of the same user and IP doubles the hold-back of the 535.
     assert "failures=1 delay_ms=250" in log
     assert "failures=2 delay_ms=500" in log
