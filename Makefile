@@ -46,7 +46,8 @@ integration:
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-fuzz: deps
+fuzz:
+	@scripts/deps fuzz
 	cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DPH_FUZZ=ON -DPH_SANITIZE=ON
 	ninja -C build-fuzz
 
