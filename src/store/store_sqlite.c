@@ -53,6 +53,9 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_INS_TRANSCRIPT] = "INSERT INTO transcripts(public_id, message_id, at_ms, text)"
 			     " VALUES(?,?,?,?)",
 	[Q_INS_FTS] = "INSERT INTO messages_fts(rowid, subject) VALUES(?,?)",
+	[Q_SENDER_ALLOWED] = "SELECT (SELECT allow_unverified FROM accounts WHERE id = ?1) OR"
+			     " EXISTS (SELECT 1 FROM domains WHERE account_id = ?1 AND verified"
+			     " AND domain = ?2 COLLATE NOCASE)",
 	[Q_UPD_RCPT] = "UPDATE recipients SET status = ?, attempts = ?, next_attempt_ms = ?,"
 		       " updated_ms = ? WHERE id = ?",
 };
