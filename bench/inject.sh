@@ -202,13 +202,19 @@ wait_quiet() {  # wait until no other benchmark runs and the machine is idle
 }
 
 keep_logs() {  # keep_logs MTA DIR: copy what is worth keeping of the run dir
-    local run=$STATE/run/$1 d=$2
-    [ -d "$run" ] || return 0
-    cp "$run"/source.* "$run"/sink.err "$run"/wait.out "$run"/ps.txt "$run"/mem.json \
-        "$run"/mta.stdout "$run"/mta.stderr "$d/" 2>/dev/null || true
-    if [ -d "$run/log" ]; then cp -r "$run/log" "$d/maillog" 2>/dev/null || true; fi
-    if [ -f "$run/nsd/log" ]; then cp "$run/nsd/log" "$d/nsd.log"; fi
-    rm -rf "$run"
+    local kept=$2/.rundir d=$2 run=$STATE/run/$1
+    # Another session may start a run of the same MTA (same run dir) as soon
+    # as our bench.sh has exited: take the dir away at once, and only if it
+    # is a finished run (the harness removes sink.pid when a run ends).
+    if [ ! -e "$run/wait.out" ] || [ -e "$run/sink.pid" ] || ! mv "$run" "$kept" 2>/dev/null; then
+        log "warning: $run is not our finished run (another benchmark started?): left alone"
+        return 0
+    fi
+    cp "$kept"/source.* "$kept"/sink.err "$kept"/wait.out "$kept"/ps.txt "$kept"/mem.json \
+        "$kept"/mta.stdout "$kept"/mta.stderr "$d/" 2>/dev/null || true
+    if [ -d "$kept/log" ]; then cp -r "$kept/log" "$d/maillog" 2>/dev/null || true; fi
+    if [ -f "$kept/nsd/log" ]; then cp "$kept/nsd/log" "$d/nsd.log"; fi
+    rm -rf "$kept"
 }
 
 check_run() {  # check_run MTA DIR: accepted count and warnings from the MTA's log
@@ -232,7 +238,9 @@ check_run() {  # check_run MTA DIR: accepted count and warnings from the MTA's l
         head -5 "$d/source.err" | sed 's/^/    /' >&2
     fi
     echo "$m ${acc:-?} ${warn:-?}" >>"$LOGS/checks.txt"
-    if [ -f "$d/mta.stderr" ] && [ "$(stat -c %s "$d/mta.stderr")" -gt 1000000 ]; then gzip -f "$d/mta.stderr"; fi
+    for f in "$d/mta.stderr" "$d/maillog/maillog"; do
+        if [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1000000 ]; then gzip -f "$f"; fi
+    done
     ACCEPTED=${acc:-?}
 }
 
@@ -280,7 +288,7 @@ fi
 fs=""
 if [ "$FSYNC" = 1 ] && [[ " $MTAS " == *" posthaste "* ]] && [[ " $failed " != *" posthaste "* ]]; then
     log "counting posthaste's fsyncs per message (bench/probe.sh fsync)"
-    fs=$(PROJECT=$SRCDIR OUT=$OUT SIZE=$SIZE CONC=$CONC REUSE=$REUSE "$ROOT/bench/probe.sh" fsync 5000 2>&1) ||
+    fs=$(PROJECT=$SRCDIR HARNESS=$HARNESS OUT=$OUT SIZE=$SIZE CONC=$CONC REUSE=$REUSE "$ROOT/bench/probe.sh" fsync 5000 2>&1) ||
         fs="(fsync probe failed: $fs)"
 fi
 {

@@ -19,9 +19,15 @@
 # never while bench.sh runs (same ports).
 set -uo pipefail   # no -e: the harness helpers (lib/common.sh) are not written for it
 PROJECT=${PROJECT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}   # source to build and run
-HARNESS=${HARNESS:-$PROJECT/../shared/bench}
-HARNESS=$(cd "$HARNESS" && pwd)
+HARNESS=${HARNESS:-$(dirname "${BASH_SOURCE[0]}")/../../shared/bench}
 OUT=${OUT:-/var/tmp/posthaste-bench}
+# the shared harness's account lacks --allow-unverified: use inject.sh's
+# adapted copy of it (see inject.sh) when there is one
+if ! grep -q -- '--allow-unverified' "$HARNESS/mtas/posthaste.sh" 2>/dev/null &&
+    [ -f "$OUT/harness/mtas/posthaste.sh" ]; then
+    HARNESS=$OUT/harness
+fi
+HARNESS=$(cd "$HARNESS" && pwd)
 SIZE=${SIZE:-4096}
 CONC=${CONC:-20}
 REUSE=${REUSE:-1}
@@ -47,8 +53,12 @@ run=$STATE/run/posthaste
 port=$(posthaste_port)
 
 start_daemon() {
-    rm -rf "$run"; mkdir -p "$run"
+    # never touch the run dir of someone else's benchmark: check first
     port_free "$MTA_ADDR" "$port" || die "$MTA_ADDR:$port already in use (bench.sh running?)"
+    port_free "$SINK_ADDR" "$SINK_PORT" || die "sink port $SINK_ADDR:$SINK_PORT already in use (bench.sh running?)"
+    port_free 127.0.0.1 "${POSTHASTE_DNS_PORT:-5399}" || die "nsd port ${POSTHASTE_DNS_PORT:-5399} already in use (bench.sh running?)"
+    if pgrep -f 'bench\.sh (run|matrix)|syscount\.sh [a-z]' >/dev/null; then die "a harness benchmark is running"; fi
+    rm -rf "$run"; mkdir -p "$run"
     sink_start "$run"
     posthaste_setup "$run" || die "posthaste_setup failed"
     (posthaste_start "$run") >"$run/mta.stdout" 2>"$run/mta.stderr" </dev/null &
