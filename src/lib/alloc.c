@@ -139,8 +139,8 @@ arena_free(struct arena *a)
 /* --- random ------------------------------------------------------------ */
 
 /* Cryptographically strong random bytes from the kernel. */
-void
-rand_bytes(void *p, size_t n)
+static void
+rand_kernel(void *p, size_t n)
 {
 	char *q = p;
 
@@ -154,6 +154,38 @@ rand_bytes(void *p, size_t n)
 		}
 		q += r;
 		n -= (size_t)r;
+	}
+}
+
+/* Small requests (ids, tokens: several per message) come from a per-thread
+ * pool of kernel randomness refilled RAND_POOL bytes at a time; each byte
+ * is handed out once and wiped. Large requests (keys) go to the kernel. */
+#define RAND_POOL 512
+
+void
+rand_bytes(void *p, size_t n)
+{
+	static __thread unsigned char pool[RAND_POOL];
+	static __thread size_t left;
+	unsigned char *q = p;
+
+	if (n > RAND_POOL / 4) {
+		rand_kernel(p, n);
+		return;
+	}
+	while (n > 0) {
+		size_t k;
+
+		if (left == 0) {
+			rand_kernel(pool, sizeof(pool));
+			left = sizeof(pool);
+		}
+		k = n < left ? n : left;
+		memcpy(q, pool + sizeof(pool) - left, k);
+		explicit_bzero(pool + sizeof(pool) - left, k);
+		left -= k;
+		q += k;
+		n -= k;
 	}
 }
 

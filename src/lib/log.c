@@ -19,6 +19,7 @@ static FILE *log_fp;
 static const char *log_ident = "posthaste";
 static lib_exit_hook_fn exit_hook;
 static int log_buffered; /* the daemon flushes on a timer (log_flush) */
+static long log_pid;      /* posthaste never forks after logging starts */
 
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
@@ -66,7 +67,9 @@ log_vline(enum log_level l, const char *fmt, va_list ap)
 	int n, m;
 
 	time_rfc3339(time_now_ms(), ts);
-	n = snprintf(line, sizeof(line), "%s %s[%ld] %s: ", ts, log_ident, (long)getpid(),
+	if (log_pid == 0)
+		log_pid = (long)getpid(); /* one syscall, not one per line */
+	n = snprintf(line, sizeof(line), "%s %s[%ld] %s: ", ts, log_ident, log_pid,
 		     log_level_str(l));
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;

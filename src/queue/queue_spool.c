@@ -190,6 +190,14 @@ queue_spool_close_cache(void)
 		}
 }
 
+/* Magic, type, length and id of a record header. */
+static int
+record_header_ok(const unsigned char hdr[QUEUE_REC_HDR], uint64_t len, const char *public_id)
+{
+	return memcmp(hdr, "PHSR", 4) == 0 && get32(hdr + 4) == QUEUE_REC_MESSAGE &&
+	       get64(hdr + 8) == len && strncmp((const char *)hdr + 24, public_id, 32) == 0;
+}
+
 /* Read the record at (seg, off); check it names public_id and holds len
  * bytes. With out == NULL only the header and trailer are checked (the
  * start-up scan); otherwise the payload is read and its CRC checked. */
@@ -207,10 +215,34 @@ queue_spool_check(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len
 		free(path);
 		return -1;
 	}
+	if (out && out->cap >= len && len <= SIZE_MAX - QUEUE_REC_HDR - QUEUE_REC_TRAILER) {
+		/* A delivery's read: the whole record in one pread, checked in
+		 * the buffer, the payload moved to its front. */
+		size_t total = QUEUE_REC_HDR + (size_t)len + QUEUE_REC_TRAILER, cap = out->cap;
+
+		buf_reset(out);
+		out->cap = total;
+		r = buf_reserve(out, total) < 0 ? -1 : pread(fd, out->data, total, (off_t)off);
+		out->cap = cap;
+		if (r >= (ssize_t)QUEUE_REC_HDR)
+			memcpy(hdr, out->data, QUEUE_REC_HDR);
+		if (r < (ssize_t)QUEUE_REC_HDR || !record_header_ok(hdr, len, public_id)) {
+			snprintf(err, errlen, "spool record %s@%llu: bad or truncated header", path,
+				 (unsigned long long)off);
+			goto out;
+		}
+		queue_rec_trailer(want_tr, hdr);
+		if (r != (ssize_t)total ||
+		    memcmp(out->data + QUEUE_REC_HDR + len, want_tr, sizeof(want_tr)) != 0) {
+			snprintf(err, errlen, "spool record %s@%llu: bad or missing end marker", path,
+				 (unsigned long long)off);
+			goto out;
+		}
+		memmove(out->data, out->data + QUEUE_REC_HDR, (size_t)len);
+		goto payload;
+	}
 	r = pread(fd, hdr, sizeof(hdr), (off_t)off);
-	if (r != (ssize_t)sizeof(hdr) || memcmp(hdr, "PHSR", 4) != 0 ||
-	    get32(hdr + 4) != QUEUE_REC_MESSAGE || get64(hdr + 8) != len ||
-	    strncmp((char *)hdr + 24, public_id, 32) != 0) {
+	if (r != (ssize_t)sizeof(hdr) || !record_header_ok(hdr, len, public_id)) {
 		snprintf(err, errlen, "spool record %s@%llu: bad or truncated header", path,
 			 (unsigned long long)off);
 		goto out;
@@ -236,6 +268,7 @@ queue_spool_check(const char *data_dir, uint32_t seg, uint64_t off, uint64_t len
 				 (unsigned long long)off);
 			goto out;
 		}
+payload:
 		out->len = (size_t)len;
 		out->data[len] = '\0';
 		if (crc32c(0, out->data, (size_t)len) != get32(hdr + 16)) {

@@ -52,6 +52,7 @@ struct smtpd_session {
 	int authed, trusted;
 	int64_t account_id;
 	char *auth_user;
+	char allowed_domain[256]; /* a sender domain this account may use (checked) */
 	/* AUTH exchange */
 	int auth_mech;     /* 1 PLAIN, 2 LOGIN */
 	char *auth_login_user;

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -165,6 +166,19 @@ cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *c)
 	return 0;
 }
 
+/* May the session's account send as dom? Remembers the last yes, so the
+ * From: check after MAIL FROM of the same domain costs no query. */
+static int
+session_sender_allowed(struct smtpd_session *s, const char *dom)
+{
+	if (s->allowed_domain[0] && strcasecmp(s->allowed_domain, dom) == 0)
+		return 1;
+	if (!store_sender_allowed(s->srv->store, s->account_id, dom))
+		return 0;
+	snprintf(s->allowed_domain, sizeof(s->allowed_domain), "%s", dom);
+	return 1;
+}
+
 static int
 cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *c)
 {
@@ -180,7 +194,7 @@ cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *c)
 	if (s->authed && p.len > 0) {
 		const char *dom = strrchr(p.addr, '@') + 1;
 
-		if (!store_sender_allowed(s->srv->store, s->account_id, dom)) {
+		if (!session_sender_allowed(s, dom)) {
 			smtpd_reply(s, "550 5.7.1 Sender domain %s is not verified for this account "
 				       "(posthaste domain add, then publish its DNS records)",
 				    dom);
@@ -441,7 +455,7 @@ session_data_end(struct smtpd_session *s)
 	if (!mail_header_get(m->body.data, m->body.len, "From", v, sizeof(v)) ||
 	    !mail_address_domain(v, dom, sizeof(dom)))
 		dom[0] = '\0'; /* allowed only to accounts that may send unverified */
-	if (!store_sender_allowed(s->srv->store, s->account_id, dom)) {
+	if (!session_sender_allowed(s, dom)) {
 		log_info("smtpd %s rejected message from=<%s> reason=\"From: domain not verified\"",
 			 s->id, m->meta.mail_from);
 		txn_reset(s);
@@ -778,6 +792,7 @@ smtpd_session_authed(struct smtpd_session *s, int64_t account_id, const char *us
 {
 	s->authed = 1;
 	s->account_id = account_id;
+	s->allowed_domain[0] = '\0';
 	free(s->auth_user);
 	s->auth_user = xstrdup(user);
 	s->state = ST_READY;
