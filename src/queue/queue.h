@@ -18,6 +18,8 @@
  *	the store names (segment, offset, length). A crash between the
  *	spool fsync and the store commit leaves an orphan record that no
  *	row names: it is never delivered, and the client got no 250.
+ *	At start-up, segments that no unfinished recipient needs are
+ *	deleted (finished messages' bodies are not kept).
  */
 #ifndef PH_QUEUE_H
 #define PH_QUEUE_H

@@ -71,7 +71,8 @@ queue_new(struct event_base *base, struct store *st, const char *data_dir, char 
 	log_info("queue recovered messages=%llu damaged=%llu ms=%lld",
 		 (unsigned long long)checked, (unsigned long long)bad,
 		 (long long)((time_mono_us() - t0) / 1000));
-	if (queue_segment_open_new(data_dir, &q->seg, err, errlen) < 0)
+	if (queue_segment_open_new(data_dir, (uint32_t)store_max_spool_seg(st), &q->seg, err,
+				   errlen) < 0)
 		goto fail;
 	q->commit_ev = event_new(base, -1, 0, queue_commit_cb, q);
 	q->commit_delay_us = QUEUE_COMMIT_DELAY_DEFAULT_US;
@@ -199,7 +200,7 @@ queue_commit_now(struct queue *q)
 		char err[512];
 		struct queue_segment old = q->seg;
 
-		if (queue_segment_open_new(q->data_dir, &q->seg, err, sizeof(err)) < 0) {
+		if (queue_segment_open_new(q->data_dir, old.seq, &q->seg, err, sizeof(err)) < 0) {
 			log_error("queue %s", err);
 			q->seg = old;
 		} else {

@@ -31,8 +31,9 @@ void queue_rec_header(unsigned char hdr[QUEUE_REC_HDR], const char *public_id,
 		      const struct buf *body);
 void queue_rec_trailer(unsigned char tr[QUEUE_REC_TRAILER],
 		       const unsigned char hdr[QUEUE_REC_HDR]);
-int queue_segment_open_new(const char *data_dir, struct queue_segment *seg, char *err,
-			   size_t errlen) PH_WUR;
+/* A new segment numbered above every file present and above min_seq. */
+int queue_segment_open_new(const char *data_dir, uint32_t min_seq, struct queue_segment *seg,
+			   char *err, size_t errlen) PH_WUR;
 char *queue_segment_path(const char *data_dir, uint32_t seq);
 /* At start-up: check every queued message's record; move bad ones aside. */
 int queue_recover(const char *data_dir, struct store *st, uint64_t *checked,

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "queue/queue_int.h"
@@ -113,10 +114,13 @@ fsync_dir(const char *path)
 }
 
 int
-queue_segment_open_new(const char *data_dir, struct queue_segment *seg, char *err,
-		       size_t errlen)
+queue_segment_open_new(const char *data_dir, uint32_t min_seq, struct queue_segment *seg,
+		       char *err, size_t errlen)
 {
 	uint32_t seq = queue_next_seq(data_dir);
+
+	if (seq <= min_seq)
+		seq = min_seq + 1;
 	char *path = queue_segment_path(data_dir, seq), *dir;
 	int fd;
 
@@ -328,7 +332,70 @@ struct recover_ctx {
 	char last_id[32];
 	char (*bad_ids)[32];
 	size_t nbad, bad_cap;
+	uint32_t *live; /* segments that unfinished recipients still need */
+	size_t nlive, live_cap;
 };
+
+/* Note a segment as live (the walk is by message, so mostly repeats). */
+static void
+live_add(struct recover_ctx *c, uint32_t seg)
+{
+	if (c->nlive > 0 && c->live[c->nlive - 1] == seg)
+		return;
+	for (size_t i = 0; i < c->nlive; i++)
+		if (c->live[i] == seg)
+			return;
+	if (c->nlive == c->live_cap) {
+		c->live_cap = c->live_cap ? c->live_cap * 2 : 16;
+		c->live = xrealloc(c->live, c->live_cap * sizeof(*c->live));
+	}
+	c->live[c->nlive++] = seg;
+}
+
+/* Delete the segments no unfinished recipient needs: their messages are
+ * all delivered, bounced, expired or deleted. Runs at start-up, before
+ * the new segment exists. Returns the number removed. */
+static unsigned
+spool_gc(const char *data_dir, const uint32_t *live, size_t nlive, uint64_t *bytes)
+{
+	char *dir = xasprintf("%s/spool", data_dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned removed = 0;
+
+	*bytes = 0;
+	while (d && (e = readdir(d)) != NULL) {
+		char digits[16];
+		uint64_t v;
+		size_t n = strspn(e->d_name, "0123456789"), i;
+		struct stat st;
+		char *path;
+
+		if (n == 0 || n >= sizeof(digits) || strcmp(e->d_name + n, ".seg") != 0)
+			continue;
+		memcpy(digits, e->d_name, n);
+		digits[n] = '\0';
+		if (parse_uint(digits, 1, UINT32_MAX - 1, &v) < 0)
+			continue;
+		for (i = 0; i < nlive && live[i] != (uint32_t)v; i++)
+			;
+		if (i < nlive)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0 && unlink(path) == 0) {
+			removed++;
+			*bytes += (uint64_t)st.st_size;
+		}
+		free(path);
+	}
+	if (d) {
+		closedir(d);
+		if (removed && fsync_dir(dir) < 0)
+			log_warn("queue spool fsync dir=%s error=\"%s\"", dir, strerror(errno));
+	}
+	free(dir);
+	return removed;
+}
 
 static int
 recover_one(void *arg, const struct store_queued *q)
@@ -339,6 +406,7 @@ recover_one(void *arg, const struct store_queued *q)
 	/* Recipients of one message come together: check each message once. */
 	if (strcmp(c->last_id, q->public_id) == 0)
 		return 0;
+	live_add(c, q->spool_seg);
 	snprintf(c->last_id, sizeof(c->last_id), "%s", q->public_id);
 	c->checked++;
 	if (queue_spool_check(c->data_dir, q->spool_seg, q->spool_off, q->spool_len,
@@ -370,6 +438,16 @@ queue_recover(const char *data_dir, struct store *st, uint64_t *checked, uint64_
 					     "spool record damaged; message moved aside") < 0)
 			rc = -1;
 	free(c.bad_ids);
+	if (rc == 0) {
+		uint64_t bytes;
+		unsigned n = spool_gc(data_dir, c.live, c.nlive, &bytes);
+
+		if (n)
+			log_info("queue spool segments removed=%u bytes=%llu (no unfinished "
+				 "recipient needs them)",
+				 n, (unsigned long long)bytes);
+	}
+	free(c.live);
 	*checked = c.checked;
 	*bad = c.nbad;
 	return rc;

@@ -184,6 +184,10 @@ typedef void (*store_command_fn)(void *arg, const char *cmd, const char *public_
 /* Hand every pending command to cb, oldest first, and forget them. */
 int store_commands_take(struct store *st, store_command_fn cb, void *arg);
 
+/* The highest spool segment any message names (0 when none): new
+ * segments number above it even after old ones were removed. */
+int64_t store_max_spool_seg(struct store *st);
+
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);
 

@@ -765,3 +765,18 @@ store_record_attempts(struct store *st, const struct store_transcript *t, size_t
 	store_exec(st, "PRAGMA synchronous=FULL");
 	return ok ? 0 : -1;
 }
+
+int64_t
+store_max_spool_seg(struct store *st)
+{
+	sqlite3_stmt *q;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(spool_seg), 0) FROM messages", -1, &q,
+			       NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}

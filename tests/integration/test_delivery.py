@@ -369,3 +369,25 @@ def test_restart_resumes_deferred(world):
     d.start()
     assert "mta loaded recipients=1" in d.log_text(current=True)
     wait_events(d, pid, rcpt, ["deferred", "delivered"], timeout=30)
+
+
+def test_restart_removes_spool_segments_nobody_needs(world):
+    import os
+    d = world.start(config="mta_retry_schedule = 1h\n")
+    done = submit(d, [f"alice@{RCPT_DOMAIN}"])
+    wait_events(d, done, f"alice@{RCPT_DOMAIN}", ["delivered"])
+    segs = lambda: sorted(f for f in os.listdir(os.path.join(d.data_dir, "spool"))
+                          if f.endswith(".seg"))
+    first = segs()
+    assert first == ["00000001.seg"]
+    d.stop()
+    d.start()  # segment 1 holds only a delivered message: it goes
+    d.wait_for_log("queue spool segments removed=1")
+    assert segs() == ["00000002.seg"]
+    waiting = submit(d, [f"rcpt451@{RCPT_DOMAIN}"])
+    wait_events(d, waiting, f"rcpt451@{RCPT_DOMAIN}", ["deferred"])
+    d.stop()
+    d.start()  # segment 2 still holds a deferred message: it stays
+    assert segs() == ["00000002.seg", "00000003.seg"]
+    d.cli("queue", "flush", waiting)
+    wait_events(d, waiting, f"rcpt451@{RCPT_DOMAIN}", ["deferred", "deferred"])
