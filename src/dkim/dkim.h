@@ -12,8 +12,9 @@
  *	3.4.4), the body hash over the whole body (no l=), and returns the
  *	DKIM-Signature header field to prepend, folded at 78 columns and
  *	ending in CRLF. h= lists the signed headers that are present, and,
- *	with oversign, each of them once more so that a header added in
- *	transit breaks the signature (RFC 6376 8.15). Pure: no I/O.
+ *	with oversign, every name of the list once more (absent ones too), so
+ *	that such a header added in transit breaks the signature (RFC 6376
+ *	8.15). Pure: no I/O.
  */
 #ifndef PH_DKIM_H
 #define PH_DKIM_H

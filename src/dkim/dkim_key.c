@@ -604,9 +604,10 @@ dkim_sign(const struct dkim_key *k, const struct dkim_sign_opts *o, const char *
 		goto fail;
 	}
 
-	/* h=: one name per instance, plus one with oversign (5.4.2, 8.15). */
+	/* h=: one name per instance, plus one with oversign (5.4.2, 8.15),
+	 * absent names too: a Reply-To or Cc added in transit breaks it. */
 	for (size_t j = 0; j < DKIM_NNAMES; j++)
-		for (size_t c = 0; count[j] > 0 && c < count[j] + (o->oversign ? 1 : 0); c++)
+		for (size_t c = 0; c < count[j] + (o->oversign ? 1 : 0); c++)
 			if ((hlist.len > 0 && buf_append(&hlist, ":", 1) < 0) ||
 			    buf_puts(&hlist, dkim_sign_names[j]) < 0) {
 				dkim_err(err, errlen, "too many header fields to sign");

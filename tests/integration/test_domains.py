@@ -159,6 +159,11 @@ def test_mail_is_signed_twice_and_verifies_with_dkimpy(shop, name):
     # over-signed: a From: added in transit breaks the signature
     tampered = b"From: evil@attacker.example\r\n" + msg
     assert not dkim.DKIM(tampered).verify(idx=0, dnsfunc=dnsfunc)
+    # absent headers are over-signed too: a Reply-To added in transit breaks it
+    hijack = b"Reply-To: evil@attacker.example\r\n" + msg
+    assert not any(dkim.DKIM(hijack).verify(idx=i, dnsfunc=dnsfunc) for i in range(2))
+    # while an unsigned header (not in h=) may be added
+    assert dkim.DKIM(b"X-Added: fine\r\n" + msg).verify(idx=0, dnsfunc=dnsfunc)
     # the evidence names the signing domain and selectors
     wait_events(d, pid, f"alice@{RCPT_DOMAIN}", ["delivered"])
     ev = d.http("GET", f"/api/v1/messages/{pid}/evidence", token=shop[1]["api_key"]).json()
