@@ -102,7 +102,9 @@ http_auth(struct http_server *h, struct evhttp_request *req)
 		return 0;
 	}
 	if ((e = strmap_get(&h->key_cache, hex, 1)) == NULL) {
-		strmap_expire(&h->key_cache, INT64_MAX); /* full: start over */
+		/* Full: start over (account ids are positive counts, which
+		 * strmap_expire would keep). */
+		strmap_forget_before(&h->key_cache, INT64_MAX);
 		e = strmap_get(&h->key_cache, hex, 1);
 	}
 	if (e) {

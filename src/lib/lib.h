@@ -160,6 +160,9 @@ struct strmap_entry *strmap_get(struct strmap *m, const char *key, int create);
 void strmap_del(struct strmap *m, const char *key);
 /* Drop every entry with count <= 0 and stamp_ms < older_than_ms. */
 void strmap_expire(struct strmap *m, int64_t older_than_ms);
+/* Drop every entry stamped before older_than_ms, whatever its count
+ * (INT64_MAX: all of them). */
+void strmap_forget_before(struct strmap *m, int64_t older_than_ms);
 void strmap_free(struct strmap *m);
 
 /* --- base64 (RFC 4648), strict ---------------------------------------- */

@@ -63,14 +63,16 @@ strmap_del(struct strmap *m, const char *key)
 		}
 }
 
-void
-strmap_expire(struct strmap *m, int64_t older_than_ms)
+/* Drop entries stamped before older_than_ms; idle_only keeps those whose
+ * count is still positive (a live connection count, say). */
+static void
+strmap_drop(struct strmap *m, int64_t older_than_ms, int idle_only)
 {
 	for (size_t i = 0; i < m->nslots; i++) {
 		struct strmap_entry **pp = &m->slots[i], *e;
 
 		while ((e = *pp) != NULL) {
-			if (e->stamp_ms < older_than_ms && e->count <= 0) {
+			if (e->stamp_ms < older_than_ms && (!idle_only || e->count <= 0)) {
 				*pp = e->next;
 				free(e);
 				m->n--;
@@ -79,6 +81,18 @@ strmap_expire(struct strmap *m, int64_t older_than_ms)
 			}
 		}
 	}
+}
+
+void
+strmap_expire(struct strmap *m, int64_t older_than_ms)
+{
+	strmap_drop(m, older_than_ms, 1);
+}
+
+void
+strmap_forget_before(struct strmap *m, int64_t older_than_ms)
+{
+	strmap_drop(m, older_than_ms, 0);
 }
 
 void

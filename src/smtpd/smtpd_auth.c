@@ -67,9 +67,11 @@ fail_note(struct smtpd_server *srv, const char *prefix, const char *key, int64_t
 
 	snprintf(k, sizeof(k), "%s%s", prefix, key);
 	if ((e = strmap_get(&srv->auth_fails, k, 1)) == NULL) {
-		/* Table full: drop stale entries and count from the IP only. */
-		strmap_expire(&srv->auth_fails, now - SMTPD_AUTH_FAIL_FORGET_MS);
-		return;
+		/* Table full: failures past the forget time make room (their
+		 * counts are positive, so strmap_expire would keep them). */
+		strmap_forget_before(&srv->auth_fails, now - SMTPD_AUTH_FAIL_FORGET_MS);
+		if ((e = strmap_get(&srv->auth_fails, k, 1)) == NULL)
+			return; /* all recent: this one goes uncounted */
 	}
 	e->count++;
 	e->stamp_ms = now;

@@ -933,6 +933,41 @@ test_strmap_expire(void **state)
 	strmap_free(&m);
 }
 
+/* forget_before drops by age alone: counts do not keep an entry. */
+static void
+test_strmap_forget_before(void **state)
+{
+	static const struct {
+		const char *key;
+		int64_t count, stamp;
+		int survives; /* forget_before(50) */
+	} rows[] = {
+		{"busy-old", 3, 10, 0}, {"idle-old", 0, 10, 0}, {"busy-new", 3, 100, 1},
+		{"edge", 1, 50, 1},     {"just-old", 1, 49, 0},
+	};
+	struct strmap m;
+	size_t left = 0;
+
+	(void)state;
+	strmap_init(&m, 2, 100);
+	for (size_t i = 0; i < PH_ARRAY_LEN(rows); i++) {
+		struct strmap_entry *e = strmap_get(&m, rows[i].key, 1);
+
+		e->count = rows[i].count;
+		e->stamp_ms = rows[i].stamp;
+		left += (size_t)rows[i].survives;
+	}
+	strmap_forget_before(&m, 50);
+	assert_int_equal(m.n, left);
+	for (size_t i = 0; i < PH_ARRAY_LEN(rows); i++)
+		if ((strmap_get(&m, rows[i].key, 0) != NULL) != rows[i].survives)
+			fail_msg("row %zu (%s): survives=%d expected", i, rows[i].key,
+				 rows[i].survives);
+	strmap_forget_before(&m, INT64_MAX);
+	assert_int_equal(m.n, 0);
+	strmap_free(&m);
+}
+
 /* One slot: every key collides; deleting from the middle keeps the chain. */
 static void
 test_strmap_chain(void **state)
@@ -1158,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_strmap_basic),
 		cmocka_unit_test(test_strmap_expire),
+		cmocka_unit_test(test_strmap_forget_before),
 		cmocka_unit_test(test_strmap_chain),
 		cmocka_unit_test(test_base64_decode),
 		cmocka_unit_test(test_base64_encode),
