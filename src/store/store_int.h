@@ -18,6 +18,7 @@ enum {
 	Q_UPD_RCPT,
 	Q_INS_FTS,
 	Q_SENDER_ALLOWED,
+	Q_DATA_VERSION,
 	Q_COUNT
 };
 

@@ -53,6 +53,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_INS_TRANSCRIPT] = "INSERT INTO transcripts(public_id, message_id, at_ms, text)"
 			     " VALUES(?,?,?,?)",
 	[Q_INS_FTS] = "INSERT INTO messages_fts(rowid, subject) VALUES(?,?)",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
 	[Q_SENDER_ALLOWED] = "SELECT (SELECT allow_unverified FROM accounts WHERE id = ?1) OR"
 			     " EXISTS (SELECT 1 FROM domains WHERE account_id = ?1 AND verified"
 			     " AND domain = ?2 COLLATE NOCASE)",
@@ -467,14 +468,13 @@ store_trust_list(struct store *st, struct store_trust *out, size_t max)
 int64_t
 store_data_version(struct store *st)
 {
-	sqlite3_stmt *q;
+	/* Asked for every signed message and every connection: prepared once. */
+	sqlite3_stmt *q = st->q[Q_DATA_VERSION];
 	int64_t v = -1;
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &q, NULL) != SQLITE_OK)
-		return -1;
 	if (sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	return v;
 }
 
