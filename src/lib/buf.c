@@ -106,6 +106,24 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+/* Insert n bytes at the front. The cap grows by n: what is prepended is
+ * ours (headers, signatures), the limit was for what came in. */
+int
+buf_prepend(struct buf *b, const void *p, size_t n)
+{
+	if (SIZE_MAX - b->cap < n)
+		return -1;
+	b->cap += n;
+	if (buf_reserve(b, n) < 0) {
+		b->cap -= n;
+		return -1;
+	}
+	memmove(b->data + n, b->data, b->len + 1);
+	memcpy(b->data, p, n);
+	b->len += n;
+	return 0;
+}
+
 /* Drop the first n bytes (all of them when n >= len). */
 void
 buf_consume(struct buf *b, size_t n)

@@ -60,6 +60,8 @@ void buf_reset(struct buf *b);
 int buf_reserve(struct buf *b, size_t n) PH_WUR;
 int buf_append(struct buf *b, const void *p, size_t n) PH_WUR;
 int buf_puts(struct buf *b, const char *s) PH_WUR;
+/* Insert at the front; the cap grows by n (what we add is not input). */
+int buf_prepend(struct buf *b, const void *p, size_t n) PH_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) PH_PRINTF(2, 3) PH_WUR;
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) PH_PRINTF(2, 0) PH_WUR;
 void buf_consume(struct buf *b, size_t n);

@@ -45,5 +45,7 @@ int mail_header_get(const char *msg, size_t len, const char *name, char *out, si
 /* The domain of the (first) address in a From: header value such as
  * "Shop <shop@example.com>" or "shop@example.com"; 1 when found. */
 int mail_address_domain(const char *value, char *out, size_t outlen);
+/* The domain of a message's From: header; 1 when found. */
+int mail_from_domain(const char *msg, size_t len, char *out, size_t outlen);
 
 #endif

@@ -93,3 +93,12 @@ mail_address_domain(const char *value, char *out, size_t outlen)
 	out[n] = '\0';
 	return 1;
 }
+
+int
+mail_from_domain(const char *msg, size_t len, char *out, size_t outlen)
+{
+	char v[MAIL_HEADER_VALUE_MAX + 1];
+
+	return mail_header_get(msg, len, "From", v, sizeof(v)) &&
+	       mail_address_domain(v, out, outlen);
+}

@@ -122,13 +122,12 @@ signer_get(struct queue_signers **cp, struct store *st, int64_t account_id, cons
 int
 queue_sign(struct queue_signers **cache, struct store *st, struct queue_msg *m)
 {
-	char from[MAIL_HEADER_VALUE_MAX + 1], dom[256], err[256];
+	char dom[256], err[256];
 	struct signer *g;
 	struct buf sigs;
 	int nsig = 0;
 
-	if (!mail_header_get(m->body.data, m->body.len, "From", from, sizeof(from)) ||
-	    !mail_address_domain(from, dom, sizeof(dom)))
+	if (!mail_from_domain(m->body.data, m->body.len, dom, sizeof(dom)))
 		return 0;
 	g = signer_get(cache, st, m->meta.account_id, dom);
 	if (!g->verified || g->nkeys == 0)
@@ -150,14 +149,9 @@ queue_sign(struct queue_signers **cache, struct store *st, struct queue_msg *m)
 		nsig++;
 	}
 	if (nsig > 0) {
-		/* Prepend: the body buffer's cap grows by what the signatures need. */
 		struct buf *b = &m->body;
 
-		b->cap += sigs.len;
-		if (buf_reserve(b, sigs.len) == 0) {
-			memmove(b->data + sigs.len, b->data, b->len + 1);
-			memcpy(b->data, sigs.data, sigs.len);
-			b->len += sigs.len;
+		if (buf_prepend(b, sigs.data, sigs.len) == 0) {
 			m->meta.size = b->len;
 			m->meta.dkim_domain = arena_strndup(&m->arena, g->domain, strlen(g->domain));
 			m->meta.dkim_selectors = arena_strndup(&m->arena, used, strlen(used));

@@ -73,6 +73,24 @@ queue_segment_path(const char *data_dir, uint32_t seq)
 	return xasprintf("%s/spool/%08u.seg", data_dir, seq);
 }
 
+/* The number of a segment file named NNNNNNNN.seg; -1 for other names. */
+static int
+segment_seq(const char *name, uint32_t *seq)
+{
+	char digits[16];
+	uint64_t v;
+	size_t n = strspn(name, "0123456789");
+
+	if (n == 0 || n >= sizeof(digits) || strcmp(name + n, ".seg") != 0)
+		return -1;
+	memcpy(digits, name, n);
+	digits[n] = '\0';
+	if (parse_uint(digits, 1, UINT32_MAX - 1, &v) < 0)
+		return -1;
+	*seq = (uint32_t)v;
+	return 0;
+}
+
 /* The next segment number: one more than the highest present. */
 static uint32_t
 queue_next_seq(const char *data_dir)
@@ -86,16 +104,10 @@ queue_next_seq(const char *data_dir)
 	if (d == NULL)
 		return 1;
 	while ((e = readdir(d)) != NULL) {
-		char digits[16];
-		uint64_t v;
-		size_t n = strspn(e->d_name, "0123456789");
+		uint32_t v;
 
-		if (n == 0 || n >= sizeof(digits) || strcmp(e->d_name + n, ".seg") != 0)
-			continue;
-		memcpy(digits, e->d_name, n);
-		digits[n] = '\0';
-		if (parse_uint(digits, 1, UINT32_MAX - 1, &v) == 0 && v > max)
-			max = (uint32_t)v;
+		if (segment_seq(e->d_name, &v) == 0 && v > max)
+			max = v;
 	}
 	closedir(d);
 	return max + 1;
@@ -365,19 +377,14 @@ spool_gc(const char *data_dir, const uint32_t *live, size_t nlive, uint64_t *byt
 
 	*bytes = 0;
 	while (d && (e = readdir(d)) != NULL) {
-		char digits[16];
-		uint64_t v;
-		size_t n = strspn(e->d_name, "0123456789"), i;
+		uint32_t v;
+		size_t i;
 		struct stat st;
 		char *path;
 
-		if (n == 0 || n >= sizeof(digits) || strcmp(e->d_name + n, ".seg") != 0)
+		if (segment_seq(e->d_name, &v) < 0)
 			continue;
-		memcpy(digits, e->d_name, n);
-		digits[n] = '\0';
-		if (parse_uint(digits, 1, UINT32_MAX - 1, &v) < 0)
-			continue;
-		for (i = 0; i < nlive && live[i] != (uint32_t)v; i++)
+		for (i = 0; i < nlive && live[i] != v; i++)
 			;
 		if (i < nlive)
 			continue;

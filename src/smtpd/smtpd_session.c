@@ -403,7 +403,7 @@ session_prepend_headers(struct smtpd_session *s, struct queue_msg *m)
 	char date[TIME_RFC5322_LEN], tmp[MAIL_HEADER_VALUE_MAX + 1], prefix[SMTPD_HEADER_ROOM];
 	const char *proto;
 	struct buf *b = &m->body;
-	int n, k;
+	int n;
 
 	time_rfc5322(m->meta.received_ms, date);
 	proto = s->tls ? (s->auth_user ? "ESMTPSA" : "ESMTPS")
@@ -425,15 +425,7 @@ session_prepend_headers(struct smtpd_session *s, struct queue_msg *m)
 		n += snprintf(prefix + n, sizeof(prefix) - (size_t)n, "Date: %s\r\n", date);
 	if (n < 0 || (size_t)n >= sizeof(prefix))
 		return -1;
-	/* The body buffer's cap leaves room: it was made max_size + HEADER_ROOM. */
-	k = n;
-	b->cap += (size_t)k;
-	if (buf_reserve(b, (size_t)k) < 0)
-		return -1;
-	memmove(b->data + k, b->data, b->len + 1);
-	memcpy(b->data, prefix, (size_t)k);
-	b->len += (size_t)k;
-	return 0;
+	return buf_prepend(b, prefix, (size_t)n);
 }
 
 static void
@@ -452,8 +444,7 @@ session_data_end(struct smtpd_session *s)
 		return;
 	}
 	/* The From: header's domain must be the account's too. */
-	if (!mail_header_get(m->body.data, m->body.len, "From", v, sizeof(v)) ||
-	    !mail_address_domain(v, dom, sizeof(dom)))
+	if (!mail_from_domain(m->body.data, m->body.len, dom, sizeof(dom)))
 		dom[0] = '\0'; /* allowed only to accounts that may send unverified */
 	if (!session_sender_allowed(s, dom)) {
 		log_info("smtpd %s rejected message from=<%s> reason=\"From: domain not verified\"",
