@@ -154,7 +154,6 @@ struct store_dkim_key {
 };
 int store_account_id(struct store *st, const char *name, int64_t *id) PH_WUR;
 int store_account_set_allow_unverified(struct store *st, int64_t id, int allow) PH_WUR;
-int store_account_allows_unverified(struct store *st, int64_t account_id);
 /* May this account send as domain? (a verified domain of its own, or an
  * account allowed to send unverified, for development). */
 int store_sender_allowed(struct store *st, int64_t account_id, const char *domain);

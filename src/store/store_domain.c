@@ -286,22 +286,6 @@ store_domain_set_checks(struct store *st, int64_t domain_id, int verified, const
 }
 
 int
-store_account_allows_unverified(struct store *st, int64_t account_id)
-{
-	sqlite3_stmt *q;
-	int allow = 0;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT allow_unverified FROM accounts WHERE id = ?", -1, &q,
-			       NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(q, 1, account_id);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		allow = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	return allow;
-}
-
-int
 store_sender_allowed(struct store *st, int64_t account_id, const char *domain)
 {
 	/* Twice per message (MAIL FROM, From:): a statement prepared once. */
