@@ -167,6 +167,22 @@ void strmap_expire(struct strmap *m, int64_t older_than_ms);
 void strmap_forget_before(struct strmap *m, int64_t older_than_ms);
 void strmap_free(struct strmap *m);
 
+/* --- throttle: hold back the answer to repeated credential failures --- */
+#define THROTTLE_BASE_MS 250
+#define THROTTLE_MAX_MS 8000
+#define THROTTLE_FORGET_MS (15 * 60 * 1000)
+struct throttle {
+	struct strmap fails; /* "ip:" and "user:" keys */
+};
+void throttle_init(struct throttle *t, size_t nslots, size_t max);
+/* Note a failure of ip (and user, which may be NULL); returns how long
+ * to hold the answer back, and the failures counted (may be NULL). */
+int64_t throttle_failed(struct throttle *t, const char *ip, const char *user, int64_t now,
+			int64_t *failures);
+/* A success: forget the ip's (and user's) failures. */
+void throttle_passed(struct throttle *t, const char *ip, const char *user);
+void throttle_free(struct throttle *t);
+
 /* --- base64 (RFC 4648), strict ---------------------------------------- */
 /* Decode; -1 on bad characters, bad padding or when out is too small.
  * out gets a NUL after the data. */

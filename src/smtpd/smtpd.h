@@ -31,9 +31,6 @@
 #define SMTPD_PREAUTH_LINE_MAX 512  /* RFC 5321 4.5.3.1.4 minimum */
 #define SMTPD_CMDS_PER_WAKEUP 64
 #define SMTPD_AUTH_LINE_MAX 12288   /* RFC 4954 4: at least 12288 octets */
-#define SMTPD_AUTH_DELAY_BASE_MS 250
-#define SMTPD_AUTH_DELAY_MAX_MS 8000
-#define SMTPD_AUTH_FAIL_FORGET_MS (15 * 60 * 1000)
 #define SMTPD_HEADER_ROOM 2048      /* what we prepend: Received etc. */
 
 struct smtpd_config {

@@ -7,11 +7,9 @@
  *	the store and wiped from memory after use; transcripts and logs
  *	never see them.
  *
- *	Failures slow down: the 535 reply is held back by
- *	SMTPD_AUTH_DELAY_BASE_MS doubled for every recent failure of the
- *	client's IP or of the username, whichever is more, up to
- *	SMTPD_AUTH_DELAY_MAX_MS. Failures are forgotten after
- *	SMTPD_AUTH_FAIL_FORGET_MS without one, and a success clears them.
+ *	Failures slow down: the 535 reply is held back as lib's throttle
+ *	says (250 ms doubled per recent failure of the client's IP or of
+ *	the username, up to 8 s; forgotten after 15 minutes or a success).
  */
 #include <string.h>
 #include <strings.h>
@@ -42,41 +40,6 @@ smtpd_auth_free(struct smtpd_session *s)
 	}
 }
 
-static int64_t
-fail_count(struct smtpd_server *srv, const char *prefix, const char *key, int64_t now)
-{
-	char k[320];
-	struct strmap_entry *e;
-
-	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	e = strmap_get(&srv->auth_fails, k, 0);
-	if (e == NULL)
-		return 0;
-	if (now - e->stamp_ms > SMTPD_AUTH_FAIL_FORGET_MS) {
-		strmap_del(&srv->auth_fails, k);
-		return 0;
-	}
-	return e->count;
-}
-
-static void
-fail_note(struct smtpd_server *srv, const char *prefix, const char *key, int64_t now)
-{
-	char k[320];
-	struct strmap_entry *e;
-
-	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	if ((e = strmap_get(&srv->auth_fails, k, 1)) == NULL) {
-		/* Table full: failures past the forget time make room (their
-		 * counts are positive, so strmap_expire would keep them). */
-		strmap_forget_before(&srv->auth_fails, now - SMTPD_AUTH_FAIL_FORGET_MS);
-		if ((e = strmap_get(&srv->auth_fails, k, 1)) == NULL)
-			return; /* all recent: this one goes uncounted */
-	}
-	e->count++;
-	e->stamp_ms = now;
-}
-
 static void
 auth_delay_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -94,23 +57,12 @@ auth_delay_done(evutil_socket_t fd, short what, void *arg)
 static void
 auth_failed(struct smtpd_session *s, const char *user, const char *reply)
 {
-	int64_t now = time_now_ms(), n, delay;
+	int64_t n, delay;
 	struct timeval tv;
 
-	n = fail_count(s->srv, "ip:", s->ip, now);
-	if (user) {
-		int64_t nu = fail_count(s->srv, "user:", user, now);
-
-		if (nu > n)
-			n = nu;
-		fail_note(s->srv, "user:", user, now);
-	}
-	fail_note(s->srv, "ip:", s->ip, now);
-	delay = n >= 5 ? SMTPD_AUTH_DELAY_MAX_MS : (int64_t)SMTPD_AUTH_DELAY_BASE_MS << n;
-	if (delay > SMTPD_AUTH_DELAY_MAX_MS)
-		delay = SMTPD_AUTH_DELAY_MAX_MS;
+	delay = throttle_failed(&s->srv->auth_fails, s->ip, user, time_now_ms(), &n);
 	log_info("smtpd %s auth failed ip=%s user=\"%s\" failures=%lld delay_ms=%lld", s->id, s->ip,
-		 user ? user : "", (long long)n + 1, (long long)delay);
+		 user ? user : "", (long long)n, (long long)delay);
 	snprintf(s->auth_fail_reply, sizeof(s->auth_fail_reply), "%s", reply);
 	if (s->auth_timer == NULL)
 		s->auth_timer = evtimer_new(s->srv->base, auth_delay_done, s);
@@ -125,7 +77,6 @@ static void
 auth_check(struct smtpd_session *s, const char *user, char *password)
 {
 	int64_t account_id;
-	char k[320];
 	int ok;
 
 	if (*user == '\0' || strlen(user) > 255) {
@@ -139,10 +90,7 @@ auth_check(struct smtpd_session *s, const char *user, char *password)
 		auth_failed(s, user, "535 5.7.8 Authentication credentials invalid");
 		return;
 	}
-	snprintf(k, sizeof(k), "user:%s", user);
-	strmap_del(&s->srv->auth_fails, k);
-	snprintf(k, sizeof(k), "ip:%s", s->ip);
-	strmap_del(&s->srv->auth_fails, k);
+	throttle_passed(&s->srv->auth_fails, s->ip, user);
 	smtpd_session_authed(s, account_id, user);
 	log_info("smtpd %s auth ok ip=%s user=\"%s\" account=%lld", s->id, s->ip, user,
 		 (long long)account_id);

@@ -28,7 +28,7 @@ struct smtpd_server {
 	struct smtpd_session *sessions;
 	unsigned nconns;
 	struct strmap per_ip;      /* connections per client IP */
-	struct strmap auth_fails;  /* "ip:" and "user:" keys */
+	struct throttle auth_fails;
 	uint64_t next_id;
 	/* trusted networks, reloaded when the store changes */
 	struct store_trust trust[256];

@@ -43,7 +43,7 @@ smtpd_server_new(struct event_base *base, const struct smtpd_config *c, struct t
 	s->queue = q;
 	s->trust_version = -1;
 	strmap_init(&s->per_ip, SMTPD_IPMAP_SLOTS, c->max_connections + 1);
-	strmap_init(&s->auth_fails, SMTPD_IPMAP_SLOTS, 65536);
+	throttle_init(&s->auth_fails, SMTPD_IPMAP_SLOTS, 65536);
 	return s;
 }
 
@@ -93,7 +93,7 @@ smtpd_server_free(struct smtpd_server *s)
 	for (int i = 0; i < s->nlisteners; i++)
 		evconnlistener_free(s->listeners[i].l);
 	strmap_free(&s->per_ip);
-	strmap_free(&s->auth_fails);
+	throttle_free(&s->auth_fails);
 	free(s);
 }
 
