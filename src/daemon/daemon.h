@@ -20,6 +20,7 @@ struct daemon_config {
 	char *data_dir;
 	char *smtp_listen;  /* ADDR:PORT, STARTTLS-capable */
 	char *smtps_listen; /* ADDR:PORT implicit TLS, or NULL */
+	char *https_listen; /* ADDR:PORT the HTTP listener over TLS, or NULL */
 	char *http_listen;
 	char *dns;          /* ADDR@PORT forwarder, or NULL for the system's */
 	uint64_t mx_port;
@@ -53,6 +54,8 @@ struct daemon_config {
 	int mta_hold;
 	int64_t queue_commit_delay_ms;
 	int64_t domain_recheck_interval_ms;
+	int64_t dashboard_session_idle_ms;
+	int64_t dashboard_session_lifetime_ms;
 	/* route.DOMAIN = HOST:PORT, in the order given */
 	char *routes[DAEMON_ROUTES_MAX][2];
 	unsigned nroutes;

@@ -32,6 +32,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"smtp_listen", CFG_HOSTPORT, OFF(smtp_listen), 0, 0},
 	{"smtps_listen", CFG_HOSTPORT, OFF(smtps_listen), 0, 0},
 	{"http_listen", CFG_HOSTPORT, OFF(http_listen), 0, 0},
+	{"https_listen", CFG_HOSTPORT, OFF(https_listen), 0, 0},
 	{"dns", CFG_STR, OFF(dns), 0, 0},
 	{"mx_port", CFG_UINT, OFF(mx_port), 1, 65535},
 	{"hostname", CFG_STR, OFF(hostname), 0, 0},
@@ -66,6 +67,10 @@ static const struct cfg_key cfg_keys[] = {
 	{"queue_commit_delay", CFG_DURATION, OFF(queue_commit_delay_ms), 0, 100},
 	{"domain_recheck_interval", CFG_DURATION, OFF(domain_recheck_interval_ms), 1000,
 	 30LL * 86400000},
+	{"dashboard_session_idle", CFG_DURATION, OFF(dashboard_session_idle_ms), 1000,
+	 30LL * 86400000},
+	{"dashboard_session_lifetime", CFG_DURATION, OFF(dashboard_session_lifetime_ms), 1000,
+	 90LL * 86400000},
 };
 
 void
@@ -105,6 +110,8 @@ daemon_config_defaults(struct daemon_config *c)
 	c->mta_max_lifetime_ms = mc.max_lifetime_ms;
 	c->queue_commit_delay_ms = QUEUE_COMMIT_DELAY_DEFAULT_US / 1000;
 	c->domain_recheck_interval_ms = 6LL * 3600 * 1000;
+	c->dashboard_session_idle_ms = 3600LL * 1000;
+	c->dashboard_session_lifetime_ms = 12LL * 3600 * 1000;
 }
 
 void

@@ -51,7 +51,7 @@ struct serve {
 	struct dns *dns;
 	struct mta *mta;
 	struct daemon_recheck *recheck;
-	int smtp_fd, smtps_fd, http_fd;
+	int smtp_fd, smtps_fd, http_fd, https_fd;
 };
 
 static void
@@ -80,7 +80,16 @@ serve_command(void *arg, const char *cmd, const char *public_id)
 {
 	struct serve *s = arg;
 
-	mta_command(s->mta, cmd, public_id);
+	mta_command(s->mta, cmd, public_id, 0);
+}
+
+/* The dashboard's and the API's retry and delete. */
+static size_t
+serve_queue_command(void *arg, const char *cmd, const char *public_id, int64_t rcpt_id)
+{
+	struct serve *s = arg;
+
+	return mta_command(s->mta, cmd, public_id, rcpt_id);
 }
 
 /* posthaste queue flush|delete leave commands in the store. */
@@ -264,7 +273,7 @@ daemon_serve_main(int argc, char **argv)
 	FILE *logfp = NULL;
 
 	memset(&s, 0, sizeof(s));
-	s.smtp_fd = s.smtps_fd = s.http_fd = -1;
+	s.smtp_fd = s.smtps_fd = s.http_fd = s.https_fd = -1;
 	daemon_config_defaults(&s.cfg);
 	serve_parse_args(&s.cfg, argc, argv);
 	if (log_level_parse(s.cfg.log_level, &lvl) == 0)
@@ -306,6 +315,8 @@ daemon_serve_main(int argc, char **argv)
 	if (s.cfg.smtps_listen)
 		s.smtps_fd = daemon_listen("SMTPS", s.cfg.smtps_listen);
 	s.http_fd = daemon_listen("HTTP", s.cfg.http_listen);
+	if (s.cfg.https_listen)
+		s.https_fd = daemon_listen("HTTPS", s.cfg.https_listen);
 	s.tls = tls_ctx_new_server(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.data_dir,
 				   s.cfg.hostname, as_root ? uid : (unsigned)-1, gid, err,
 				   sizeof(err));
@@ -368,7 +379,12 @@ daemon_serve_main(int argc, char **argv)
 	hc.hostname = s.cfg.hostname;
 	hc.max_recipients = (size_t)s.cfg.smtp_max_recipients;
 	hc.max_message_size = (size_t)s.cfg.smtp_max_message_size;
+	hc.dash.idle_ms = s.cfg.dashboard_session_idle_ms;
+	hc.dash.lifetime_ms = s.cfg.dashboard_session_lifetime_ms;
 	s.http = http_server_new(s.base, s.http_fd, &hc, s.store, s.queue);
+	if (s.https_fd >= 0)
+		http_server_listen_tls(s.http, s.https_fd, s.tls);
+	http_server_set_queue(s.http, serve_queue_command, &s);
 	http_server_set_metrics(s.http, serve_metrics, &s);
 	path = xasprintf("%s/%s", s.cfg.data_dir, SERVE_STORE_FILE);
 	s.recheck = daemon_recheck_start(path, s.cfg.dns, s.cfg.hostname,

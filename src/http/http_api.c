@@ -9,7 +9,12 @@
  *	GET  messages/{id}/transcript      every attempt's SMTP conversation
  *	GET  messages/{id}/evidence        the hand-over (?recipient=, ?format=text
  *	                                   or Accept: text/plain)
- *	GET  stats?since=&until=&domain=
+ *	GET  stats?since=&until=&domain=&bucket=hour|day
+ *	GET  queue?status=&cursor=&limit=  unfinished recipients (deferred by
+ *	                                   default) with their last reply
+ *	POST queue/{id}/retry?recipient=   retry now (the whole message when
+ *	                                   no recipient is named)
+ *	DELETE queue/{id}?recipient=       take out of the queue ("deleted")
  *
  *	Query parameters are checked against a list per endpoint: an
  *	unknown one is a 400, so a typo never silently widens a search.
@@ -225,15 +230,29 @@ api_message(struct http_server *h, struct evhttp_request *req, int64_t account, 
 static void
 api_stats(struct http_server *h, struct evhttp_request *req, int64_t account)
 {
-	static const char *const allowed[] = {"since", "until", "domain", NULL};
+	static const char *const allowed[] = {"since", "until", "domain", "bucket", NULL};
 	struct evkeyvalq q;
-	int64_t since, until;
+	int64_t since, until, bucket = 0;
+	const char *b;
 	json_t *out;
 
 	if (query_params(req, &q, allowed) < 0)
 		return;
+	if ((b = param(&q, "bucket")) != NULL) {
+		if (strcmp(b, "hour") == 0)
+			bucket = 3600 * 1000;
+		else if (strcmp(b, "day") == 0)
+			bucket = 86400 * 1000;
+		else {
+			http_error(req, 400, "bad_request", "bucket: hour or day");
+			evhttp_clear_headers(&q);
+			return;
+		}
+	}
 	if (time_param(req, &q, "since", &since) == 0 && time_param(req, &q, "until", &until) == 0) {
-		out = store_stats(h->store, account, since, until, param(&q, "domain"));
+		if (bucket && since == 0)
+			since = time_now_ms() - (bucket == 86400 * 1000 ? 30 : 7) * 86400000ll;
+		out = store_stats(h->store, account, since, until, param(&q, "domain"), bucket);
 		if (out == NULL)
 			http_error(req, 500, "internal", "statistics are not available");
 		else
@@ -339,6 +358,85 @@ api_domains(struct http_server *h, struct evhttp_request *req, int64_t account, 
 	json_decref(list);
 }
 
+static void
+api_queue_list(struct http_server *h, struct evhttp_request *req, int64_t account)
+{
+	static const char *const allowed[] = {"status", "cursor", "limit", NULL};
+	struct evkeyvalq q;
+	const char *status;
+	uint64_t cursor = 0, limit = STORE_SEARCH_LIMIT_DEFAULT;
+	json_t *out;
+
+	if (query_params(req, &q, allowed) < 0)
+		return;
+	status = param(&q, "status") ? param(&q, "status") : "deferred";
+	if (strcmp(status, "deferred") != 0 && strcmp(status, "queued") != 0)
+		http_error(req, 400, "bad_request", "status: deferred or queued");
+	else if (param(&q, "cursor") && parse_uint(param(&q, "cursor"), 1, INT64_MAX, &cursor) < 0)
+		http_error(req, 400, "bad_request", "cursor: use next_cursor from a reply");
+	else if (param(&q, "limit") &&
+		 parse_uint(param(&q, "limit"), 1, STORE_SEARCH_LIMIT_MAX, &limit) < 0)
+		http_error(req, 400, "bad_request", "limit: a number from 1 to %d",
+			   STORE_SEARCH_LIMIT_MAX);
+	else if ((out = store_queue_list(h->store, account, status, (int64_t)cursor,
+					 (unsigned)limit)) == NULL)
+		http_error(req, 500, "internal", "the queue cannot be read");
+	else {
+		http_json(req, 200, out);
+		json_decref(out);
+	}
+	evhttp_clear_headers(&q);
+}
+
+/* queue/{id}/retry (POST) and queue/{id} (DELETE): the daemon's queue
+ * acts at once; another account's message is a 404. */
+static void
+api_queue_command(struct http_server *h, struct evhttp_request *req, int64_t account,
+		  const char *rest)
+{
+	static const char *const allowed[] = {"recipient", NULL};
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *slash = strchr(rest, '/');
+	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	const char *what;
+	char id[32];
+	struct evkeyvalq q;
+	int64_t rcpt_id;
+	size_t n;
+
+	if (slash == NULL && cmd == EVHTTP_REQ_DELETE)
+		what = "delete";
+	else if (slash && strcmp(slash, "/retry") == 0 && cmd == EVHTTP_REQ_POST)
+		what = "flush";
+	else {
+		http_error(req, 405, "method_not_allowed",
+			   "POST queue/{id}/retry or DELETE queue/{id}");
+		return;
+	}
+	if (!public_id_ok(rest, idlen)) {
+		http_error(req, 404, "not_found", "no such message");
+		return;
+	}
+	memcpy(id, rest, idlen);
+	id[idlen] = '\0';
+	if (query_params(req, &q, allowed) < 0)
+		return;
+	if (store_queue_target(h->store, account, id, param(&q, "recipient"), &rcpt_id) < 0) {
+		http_error(req, 404, "not_found",
+			   param(&q, "recipient") ? "no such recipient" : "no such message");
+	} else if (h->queue_cmd == NULL) {
+		http_error(req, 503, "unavailable", "the queue is not running");
+	} else {
+		json_t *o;
+
+		n = h->queue_cmd(h->queue_cmd_arg, what, id, rcpt_id);
+		o = json_pack("{s:I}", "recipients", (json_int_t)n);
+		http_json(req, strcmp(what, "flush") == 0 ? 202 : 200, o);
+		json_decref(o);
+	}
+	evhttp_clear_headers(&q);
+}
+
 void
 http_api(struct http_server *h, struct evhttp_request *req, const char *path)
 {
@@ -358,6 +456,14 @@ http_api(struct http_server *h, struct evhttp_request *req, const char *path)
 	}
 	if (strcmp(path, "domains") == 0 || strncmp(path, "domains/", 8) == 0) {
 		api_domains(h, req, account, path[7] == '/' ? path + 8 : "");
+		return;
+	}
+	if (strcmp(path, "queue") == 0 && cmd == EVHTTP_REQ_GET) {
+		api_queue_list(h, req, account);
+		return;
+	}
+	if (strncmp(path, "queue/", 6) == 0) {
+		api_queue_command(h, req, account, path + 6);
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET) {

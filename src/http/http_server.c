@@ -17,11 +17,13 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/bufferevent_ssl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "http/http_int.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
 static void
 reply_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
@@ -83,6 +85,16 @@ http_auth(struct http_server *h, struct evhttp_request *req)
 	struct strmap_entry *e;
 	int64_t now = time_now_ms(), account_id;
 
+	if (a == NULL) {
+		struct store_session s;
+		enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+		if (http_session_auth(h, req, &s) == 0) {
+			if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && !http_csrf_ok(h, req, &s))
+				return 0;
+			return s.account_id;
+		}
+	}
 	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0 || a[7] == '\0') {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
@@ -92,8 +104,7 @@ http_auth(struct http_server *h, struct evhttp_request *req)
 	a += 7;
 	HMAC(EVP_sha256(), h->key_secret, sizeof(h->key_secret), (const unsigned char *)a,
 	     strlen(a), mac, &maclen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	hex_encode(mac, sizeof(mac), hex);
 	e = strmap_get(&h->key_cache, hex, 0);
 	if (e && now - e->stamp_ms < HTTP_KEY_CACHE_TTL_MS)
 		return e->count;
@@ -126,12 +137,16 @@ http_healthz(struct evhttp_request *req)
 static void
 http_dispatch(struct evhttp_request *req, void *arg)
 {
-	struct http_server *h = arg;
+	struct http_listener *l = arg;
+	struct http_server *h = l->h;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
 	h->requests++;
+	/* Requests are answered one at a time on this loop: the flag holds
+	 * for the whole of this one (cookies' Secure, the expected Origin). */
+	h->req_tls = l->tls;
 	if (path == NULL) {
 		http_error(req, 400, "bad_request", "bad request URI");
 		return;
@@ -161,7 +176,37 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		http_api(h, req, path + 8);
 		return;
 	}
+	if (http_dash(h, req, path))
+		return;
 	http_error(req, 404, "not_found", "no such endpoint");
+}
+
+/* HTTPS: every connection gets a server-side TLS bufferevent. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct http_server *h = arg;
+
+	return bufferevent_openssl_socket_new(base, -1, tls_ssl_new(h->tls),
+					      BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void
+listener_init(struct http_server *h, struct http_listener *l, int fd, int tls)
+{
+	l->h = h;
+	l->tls = tls;
+	l->evh = evhttp_new(h->base);
+	if (l->evh == NULL || evhttp_accept_socket(l->evh, fd) < 0)
+		fatal("http: cannot serve on the listening socket");
+	if (tls)
+		evhttp_set_bevcb(l->evh, tls_bev, h);
+	evhttp_set_max_headers_size(l->evh, HTTP_HEADERS_MAX);
+	evhttp_set_max_body_size(l->evh, HTTP_BODY_MAX);
+	evhttp_set_timeout(l->evh, HTTP_TIMEOUT_S);
+	evhttp_set_allowed_methods(l->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+						   EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+	evhttp_set_gencb(l->evh, http_dispatch, l);
 }
 
 struct http_server *
@@ -176,16 +221,24 @@ http_server_new(struct event_base *base, int fd, const struct http_config *c, st
 	h->queue = q;
 	rand_bytes(h->key_secret, sizeof(h->key_secret));
 	strmap_init(&h->key_cache, 1024, HTTP_KEY_CACHE_MAX);
-	h->evh = evhttp_new(base);
-	if (h->evh == NULL || evhttp_accept_socket(h->evh, fd) < 0)
-		fatal("http: cannot serve on the listening socket");
-	evhttp_set_max_headers_size(h->evh, HTTP_HEADERS_MAX);
-	evhttp_set_max_body_size(h->evh, HTTP_BODY_MAX);
-	evhttp_set_timeout(h->evh, HTTP_TIMEOUT_S);
-	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-						   EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
-	evhttp_set_gencb(h->evh, http_dispatch, h);
+	h->dash = c->dash;
+	throttle_init(&h->login_fails, 1024, 65536);
+	listener_init(h, &h->plain, fd, 0);
 	return h;
+}
+
+void
+http_server_listen_tls(struct http_server *h, int fd, struct tls_ctx *tls)
+{
+	h->tls = tls;
+	listener_init(h, &h->secure, fd, 1);
+}
+
+void
+http_server_set_queue(struct http_server *h, http_queue_fn fn, void *arg)
+{
+	h->queue_cmd = fn;
+	h->queue_cmd_arg = arg;
 }
 
 void
@@ -207,7 +260,10 @@ http_server_free(struct http_server *h)
 {
 	if (h == NULL)
 		return;
-	evhttp_free(h->evh);
+	evhttp_free(h->plain.evh);
+	if (h->secure.evh)
+		evhttp_free(h->secure.evh);
+	throttle_free(&h->login_fails);
 	strmap_free(&h->key_cache);
 	explicit_bzero(h->key_secret, sizeof(h->key_secret));
 	free(h);

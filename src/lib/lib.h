@@ -179,6 +179,9 @@ void throttle_init(struct throttle *t, size_t nslots, size_t max);
  * to hold the answer back, and the failures counted (may be NULL). */
 int64_t throttle_failed(struct throttle *t, const char *ip, const char *user, int64_t now,
 			int64_t *failures);
+/* How long, in ms, the ip (or the user) must still wait after its last
+ * failure before it may try again: 0 when it may try now. */
+int64_t throttle_wait(struct throttle *t, const char *ip, const char *user, int64_t now);
 /* A success: forget the ip's (and user's) failures. */
 void throttle_passed(struct throttle *t, const char *ip, const char *user);
 void throttle_free(struct throttle *t);
@@ -189,6 +192,8 @@ void throttle_free(struct throttle *t);
 int base64_decode(const char *in, size_t n, unsigned char *out, size_t outsize,
 		  size_t *outlen) PH_WUR;
 void base64_encode(const unsigned char *in, size_t n, struct buf *out);
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void hex_encode(const void *p, size_t n, char *out);
 
 /* --- privileges -------------------------------------------------------- */
 /* When running as root: become user (or, when it does not exist, the

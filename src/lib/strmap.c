@@ -1,6 +1,6 @@
 /*
  * NAME
- *	strmap - string-keyed counters; base64
+ *	strmap - string-keyed counters; base64 and hex
  * DESCRIPTION
  *	A chained hash table (FNV-1a) with a hard entry limit, for per-IP
  *	connection counts and per-IP/per-user AUTH failures. The limit
@@ -177,4 +177,17 @@ base64_encode(const unsigned char *in, size_t n, struct buf *out)
 		if (buf_append(out, q, 4) < 0)
 			return;
 	}
+}
+
+void
+hex_encode(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
 }

@@ -10,6 +10,10 @@
  *	come from peers, so the table has a hard size; when it is full of
  *	recent failures a new one goes uncounted (the IP's own entry, made
  *	first, still slows that IP).
+ *
+ *	Two ways to use it: hold the failure's answer back for the delay
+ *	(SMTP AUTH), or answer at once and refuse to hear the next attempt
+ *	until the delay has passed (throttle_wait: the dashboard's sign-in).
  */
 #include <stdio.h>
 
@@ -62,6 +66,43 @@ fail_note(struct throttle *t, const char *prefix, const char *key, int64_t now)
 	e->stamp_ms = now;
 }
 
+static int64_t
+delay_for(int64_t n)
+{
+	int64_t d = n >= 5 ? THROTTLE_MAX_MS : (int64_t)THROTTLE_BASE_MS << n;
+
+	return d > THROTTLE_MAX_MS ? THROTTLE_MAX_MS : d;
+}
+
+/* What is left of one key's delay since its last failure. */
+static int64_t
+wait_left(struct throttle *t, const char *prefix, const char *key, int64_t now)
+{
+	char k[320];
+	struct strmap_entry *e;
+	int64_t left;
+
+	snprintf(k, sizeof(k), "%s%s", prefix, key);
+	if ((e = strmap_get(&t->fails, k, 0)) == NULL || e->count <= 0)
+		return 0;
+	left = delay_for(e->count - 1) - (now - e->stamp_ms);
+	return left > 0 ? left : 0;
+}
+
+int64_t
+throttle_wait(struct throttle *t, const char *ip, const char *user, int64_t now)
+{
+	int64_t w = wait_left(t, "ip:", ip, now);
+
+	if (user) {
+		int64_t wu = wait_left(t, "user:", user, now);
+
+		if (wu > w)
+			w = wu;
+	}
+	return w;
+}
+
 int64_t
 throttle_failed(struct throttle *t, const char *ip, const char *user, int64_t now,
 		int64_t *failures)
@@ -76,9 +117,7 @@ throttle_failed(struct throttle *t, const char *ip, const char *user, int64_t no
 		fail_note(t, "user:", user, now);
 	}
 	fail_note(t, "ip:", ip, now);
-	delay = n >= 5 ? THROTTLE_MAX_MS : (int64_t)THROTTLE_BASE_MS << n;
-	if (delay > THROTTLE_MAX_MS)
-		delay = THROTTLE_MAX_MS;
+	delay = delay_for(n);
 	if (failures)
 		*failures = n + 1;
 	return delay;

@@ -76,11 +76,13 @@ struct mta *mta_new(struct event_base *base, const struct mta_config *c, struct 
 /* Load every unfinished recipient from the store (at start-up). */
 int mta_load(struct mta *m) PH_WUR;
 void mta_free(struct mta *m);
-/* Operator commands (posthaste queue): "flush" retries deferred
- * recipients now (of one message, or all with public_id NULL); "delete"
- * takes a message's waiting recipients out of the queue, with a
- * "deleted" event. Recipients inside a running transaction finish it. */
-void mta_command(struct mta *m, const char *cmd, const char *public_id);
+/* Operator commands (posthaste queue, the dashboard): "flush" retries
+ * deferred recipients now (of one message, or all with public_id NULL);
+ * "delete" takes a message's waiting recipients out of the queue, with a
+ * "deleted" event. rcpt_id > 0 narrows either to that recipient of the
+ * message. Recipients inside a running transaction finish it. Returns
+ * how many recipients it acted on. */
+size_t mta_command(struct mta *m, const char *cmd, const char *public_id, int64_t rcpt_id);
 
 /* Delivery latency (accepted to delivered) histogram bounds, seconds. */
 #define MTA_LATENCY_BUCKETS 10

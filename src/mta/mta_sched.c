@@ -925,21 +925,22 @@ mta_free(struct mta *m)
 /* --- operator commands ------------------------------------------------------- */
 
 static int
-rcpt_matches(const struct mta_rcpt *r, const char *public_id)
+rcpt_matches(const struct mta_rcpt *r, const char *public_id, int64_t rcpt_id)
 {
-	return public_id == NULL || strcmp(r->msg->public_id, public_id) == 0;
+	return public_id == NULL ||
+	       (strcmp(r->msg->public_id, public_id) == 0 && (rcpt_id == 0 || r->id == rcpt_id));
 }
 
 /* Take the matching entries out of the retry heap (rebuilt after). */
 static size_t
-heap_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
+heap_take(struct mta *m, const char *public_id, int64_t rcpt_id, struct mta_rcpt **out)
 {
 	size_t n = 0, k = 0;
 
 	for (size_t i = 0; i < m->nheap; i++) {
 		struct mta_rcpt *r = m->heap[i];
 
-		if (rcpt_matches(r, public_id)) {
+		if (rcpt_matches(r, public_id, rcpt_id)) {
 			r->heap_idx = HEAP_NONE;
 			r->next = *out;
 			*out = r;
@@ -959,7 +960,7 @@ heap_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
 
 /* Remove the matching entries waiting in any destination's ready list. */
 static size_t
-ready_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
+ready_take(struct mta *m, const char *public_id, int64_t rcpt_id, struct mta_rcpt **out)
 {
 	size_t n = 0;
 
@@ -970,7 +971,7 @@ ready_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
 			while (*pp) {
 				struct mta_rcpt *r = *pp;
 
-				if (rcpt_matches(r, public_id)) {
+				if (rcpt_matches(r, public_id, rcpt_id)) {
 					*pp = r->next;
 					d->nready--;
 					r->next = *out;
@@ -987,23 +988,24 @@ ready_take(struct mta *m, const char *public_id, struct mta_rcpt **out)
 	return n;
 }
 
-void
-mta_command(struct mta *m, const char *cmd, const char *public_id)
+size_t
+mta_command(struct mta *m, const char *cmd, const char *public_id, int64_t rcpt_id)
 {
 	struct mta_rcpt *list = NULL, *r, *next;
-	size_t n;
+	size_t n = 0;
 
 	if (strcmp(cmd, "flush") == 0) {
-		n = heap_take(m, public_id, &list);
+		n = heap_take(m, public_id, rcpt_id, &list);
 		for (r = list; r; r = next) {
 			next = r->next;
 			r->next_ms = time_now_ms();
 			dest_push_ready(r->dest, r);
 			mta_dest_kick(m, r->dest);
 		}
-		log_info("mta flush id=%s recipients=%zu", public_id ? public_id : "all", n);
+		log_info("mta flush id=%s recipients=%zu rcpt_id=%lld", public_id ? public_id : "all",
+			 n, (long long)rcpt_id);
 	} else if (strcmp(cmd, "delete") == 0 && public_id) {
-		n = heap_take(m, public_id, &list) + ready_take(m, public_id, &list);
+		n = heap_take(m, public_id, rcpt_id, &list) + ready_take(m, public_id, rcpt_id, &list);
 		for (r = list; r; r = next) {
 			next = r->next;
 			add_attempt(m, r, "deleted", "deleted", 0,
@@ -1011,8 +1013,10 @@ mta_command(struct mta *m, const char *cmd, const char *public_id)
 			m->stats.queued--;
 			rcpt_free(r);
 		}
-		log_info("mta delete id=%s recipients=%zu", public_id, n);
+		log_info("mta delete id=%s recipients=%zu rcpt_id=%lld", public_id, n,
+			 (long long)rcpt_id);
 	} else {
 		log_warn("mta unknown command=%s", cmd);
 	}
+	return n;
 }

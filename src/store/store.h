@@ -187,6 +187,23 @@ int store_commands_take(struct store *st, store_command_fn cb, void *arg);
  * segments number above it even after old ones were removed. */
 int64_t store_max_spool_seg(struct store *st);
 
+/* --- dashboard sessions (store_session.c) ----------------------------- */
+#define STORE_TOKEN_LEN 64 /* hex of 32 random bytes */
+struct store_session {
+	int64_t account_id;
+	char account[STORE_NAME_MAX + 1];
+	char csrf[STORE_TOKEN_LEN + 1];
+	int64_t created_ms, seen_ms, expires_ms;
+};
+/* A new session for the account; token gets the cookie's value. */
+int store_session_create(struct store *st, int64_t account_id, int64_t lifetime_ms, const char *ip,
+			 char token[STORE_TOKEN_LEN + 1], struct store_session *out) PH_WUR;
+/* The live session of a token (an expired or idle one is deleted): 0, or
+ * -1 when there is none. */
+int store_session_get(struct store *st, const char *token, int64_t idle_ms,
+		      struct store_session *out) PH_WUR;
+void store_session_delete(struct store *st, const char *token);
+
 /* Make a new public message id: 12 hex digits of ms time, 8 random. */
 void store_new_public_id(char out[32]);
 

@@ -601,9 +601,75 @@ out:
 	return buf_steal(&b);
 }
 
+/* One point per bucket of received time that has mail, oldest first:
+ * recipients by their current status, and the bucket's acceptance rate.
+ * The range walks the messages_received index. */
+static json_t *
+stats_series(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
+	     const char *domain, int64_t bucket_ms)
+{
+	static const char *const names[] = {"queued", "deferred", "delivered", "bounced",
+					    "expired", "suppressed", "deleted"};
+	sqlite3_stmt *q;
+	json_t *arr = json_array(), *pt = NULL;
+	int64_t at = -1;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT (m.received_ms / ?5) * ?5 AS t, r.status, count(*) FROM"
+			       " messages m JOIN recipients r ON r.message_id = m.id"
+			       " WHERE m.received_ms >= ?2 AND (?3 = 0 OR m.received_ms < ?3)"
+			       " AND (?1 = 0 OR m.account_id = ?1)"
+			       " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
+			       " GROUP BY t, r.status ORDER BY t",
+			       -1, &q, NULL) != SQLITE_OK) {
+		json_decref(arr);
+		return NULL;
+	}
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_int64(q, 2, since_ms);
+	sqlite3_bind_int64(q, 3, until_ms);
+	if (domain)
+		sqlite3_bind_text(q, 4, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, bucket_ms);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t t = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 2);
+		const char *status = (const char *)sqlite3_column_text(q, 1);
+
+		if (t != at) {
+			pt = json_object();
+			json_object_set_new(pt, "at", jtime(t > 0 ? t : 1));
+			json_object_set_new(pt, "received", json_integer(0));
+			for (size_t i = 0; i < PH_ARRAY_LEN(names); i++)
+				json_object_set_new(pt, names[i], json_integer(0));
+			json_array_append_new(arr, pt);
+			at = t;
+		}
+		json_object_set_new(pt, "received",
+				    json_integer(json_integer_value(json_object_get(pt, "received")) + n));
+		if (status && json_object_get(pt, status))
+			json_object_set_new(pt, status, json_integer(n));
+	}
+	sqlite3_finalize(q);
+	{
+		size_t i;
+		json_t *p;
+
+		json_array_foreach(arr, i, p)
+		{
+			json_int_t dl = json_integer_value(json_object_get(p, "delivered"));
+			json_int_t fin = dl + json_integer_value(json_object_get(p, "bounced")) +
+					 json_integer_value(json_object_get(p, "expired"));
+
+			json_object_set_new(p, "acceptance_rate",
+					    fin ? json_real((double)dl / (double)fin) : json_null());
+		}
+	}
+	return arr;
+}
+
 json_t *
 store_stats(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
-	    const char *domain)
+	    const char *domain, int64_t bucket_ms)
 {
 	sqlite3_stmt *q;
 	json_t *out = json_object(), *by = json_object(), *total = json_object();
@@ -668,6 +734,16 @@ store_stats(struct store *st, int64_t account_id, int64_t since_ms, int64_t unti
 	json_object_set_new(out, "until", jtime(until_ms));
 	json_object_set_new(out, "total", total);
 	json_object_set_new(out, "by_domain", by);
+	if (bucket_ms > 0) {
+		json_t *series = stats_series(st, account_id, since_ms, until_ms, domain, bucket_ms);
+
+		if (series == NULL) {
+			json_decref(out);
+			return NULL;
+		}
+		json_object_set_new(out, "bucket_seconds", json_integer(bucket_ms / 1000));
+		json_object_set_new(out, "series", series);
+	}
 	return out;
 }
 
@@ -691,4 +767,111 @@ store_messages_for_recipient(struct store *st, int64_t account_id, const char *r
 		json_array_append_new(arr, jtext(q, 0));
 	sqlite3_finalize(q);
 	return arr;
+}
+
+json_t *
+store_queue_list(struct store *st, int64_t account_id, const char *status, int64_t cursor,
+		 unsigned limit)
+{
+	sqlite3_stmt *q;
+	json_t *out, *data = json_array();
+	unsigned n = 0;
+	int64_t last = 0;
+
+	/* The (status, message_id) index, newest first; the cursor is the
+	 * last recipient id seen, and ids rise with message ids. */
+	if (sqlite3_prepare_v2(
+		    st->db,
+		    "SELECT r.id, m.public_id, r.rcpt, r.status, r.attempts, m.received_ms,"
+		    " r.next_attempt_ms, m.subject, m.mail_from,"
+		    " (SELECT e.at_ms FROM events e WHERE e.recipient_id = r.id AND e.type <> 'received'"
+		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1),"
+		    " (SELECT e.data FROM events e WHERE e.recipient_id = r.id AND e.type <> 'received'"
+		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1)"
+		    " FROM recipients r CROSS JOIN messages m ON m.id = r.message_id"
+		    " WHERE r.status = ?1 AND (?2 = 0 OR m.account_id = ?2)"
+		    " AND (?3 = 0 OR r.message_id < (SELECT message_id FROM recipients WHERE id = ?3)"
+		    "  OR (r.message_id = (SELECT message_id FROM recipients WHERE id = ?3)"
+		    "      AND r.id < ?3))"
+		    " ORDER BY r.message_id DESC, r.id DESC LIMIT ?4",
+		    -1, &q, NULL) != SQLITE_OK) {
+		json_decref(data);
+		return NULL;
+	}
+	sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, account_id);
+	sqlite3_bind_int64(q, 3, cursor);
+	sqlite3_bind_int64(q, 4, (int64_t)limit + 1);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		json_t *r, *ev = NULL, *lastj = json_null();
+		const char *d = (const char *)sqlite3_column_text(q, 10);
+
+		if (++n > limit)
+			break;
+		last = sqlite3_column_int64(q, 0);
+		if (d && (ev = json_loads(d, 0, NULL)) != NULL) {
+			lastj = json_pack("{s:o,s:O?,s:O?,s:O?,s:O?,s:O?}", "at",
+					  jtime(sqlite3_column_int64(q, 9)), "smtp_code",
+					  json_object_get(ev, "smtp_code"), "enhanced_code",
+					  json_object_get(ev, "enhanced_code"), "response",
+					  json_object_get(ev, "response"), "mx_host",
+					  json_object_get(ev, "mx_host"), "remote_ip",
+					  json_object_get(ev, "remote_ip"));
+			json_decref(ev);
+		}
+		r = json_object();
+		json_object_set_new(r, "message", jtext(q, 1));
+		json_object_set_new(r, "recipient", jtext(q, 2));
+		json_object_set_new(r, "status", jtext(q, 3));
+		json_object_set_new(r, "attempts", json_integer(sqlite3_column_int(q, 4)));
+		json_object_set_new(r, "received_at", jtime(sqlite3_column_int64(q, 5)));
+		json_object_set_new(r, "next_attempt_at",
+				    sqlite3_column_type(q, 6) == SQLITE_NULL
+					    ? json_null()
+					    : jtime(sqlite3_column_int64(q, 6)));
+		json_object_set_new(r, "subject", jtext(q, 7));
+		json_object_set_new(r, "from", jtext(q, 8));
+		json_object_set_new(r, "last", lastj ? lastj : json_null());
+		json_array_append_new(data, r);
+	}
+	sqlite3_finalize(q);
+	out = json_object();
+	json_object_set_new(out, "data", data);
+	if (n > limit) {
+		char cur[24];
+
+		snprintf(cur, sizeof(cur), "%lld", (long long)last);
+		json_object_set_new(out, "next_cursor", json_string(cur));
+	} else {
+		json_object_set_new(out, "next_cursor", json_null());
+	}
+	return out;
+}
+
+int
+store_queue_target(struct store *st, int64_t account_id, const char *public_id, const char *rcpt,
+		   int64_t *rcpt_id)
+{
+	sqlite3_stmt *q;
+	int64_t msg = message_rowid(st, account_id, public_id);
+	int rc = -1;
+
+	*rcpt_id = 0;
+	if (msg == 0)
+		return -1;
+	if (rcpt == NULL)
+		return 0;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT id FROM recipients WHERE message_id = ? AND rcpt = ? COLLATE"
+			       " NOCASE ORDER BY status IN ('queued', 'deferred') DESC, id LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, msg);
+	sqlite3_bind_text(q, 2, rcpt, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*rcpt_id = sqlite3_column_int64(q, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
 }

@@ -38,8 +38,17 @@ json_t *store_message_evidence(struct store *st, int64_t account_id, const char 
 			       const char *recipient);
 /* The evidence as text a person pastes into a ticket (malloc'd). */
 char *store_evidence_text(const json_t *evidence);
+/* bucket_ms > 0 adds "series": one point per bucket of received time. */
 json_t *store_stats(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
-		    const char *domain);
+		    const char *domain, int64_t bucket_ms);
+/* Unfinished recipients in one status (queued or deferred), newest first,
+ * each with its last attempt's reply: {"data":[...], "next_cursor"}. */
+json_t *store_queue_list(struct store *st, int64_t account_id, const char *status, int64_t cursor,
+			 unsigned limit);
+/* The message (and, with rcpt, its recipient's id) within the account:
+ * 0, or -1 when there is none (another account's is none too). */
+int store_queue_target(struct store *st, int64_t account_id, const char *public_id, const char *rcpt,
+		       int64_t *rcpt_id) PH_WUR;
 /* Public ids of the messages with a recipient (newest first, at most max). */
 json_t *store_messages_for_recipient(struct store *st, int64_t account_id, const char *rcpt,
 				     unsigned max);

@@ -132,7 +132,8 @@ store_open(const char *path, struct store **out, char *err, size_t errlen)
 			   "PRAGMA foreign_keys=ON;") < 0 ||
 	    store_exec(st, "BEGIN IMMEDIATE") < 0)
 		goto schema_fail;
-	if (store_exec(st, store_schema) < 0 || store_domain_schema(st) < 0) {
+	if (store_exec(st, store_schema) < 0 || store_domain_schema(st) < 0 ||
+	    store_session_schema(st) < 0) {
 		store_exec(st, "ROLLBACK");
 		goto schema_fail;
 	}
