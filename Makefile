@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 PYTHON     := /usr/bin/python3
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build asan run test unit integration test-asan fuzz bench clean format
+.PHONY: all deps build asan run test unit integration test-asan fuzz bench clean format web
 
 all: build
 
@@ -45,6 +45,12 @@ integration:
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The dashboard's front end: web/dist is committed (and compiled into the
+# binary), so only a change under web/src needs this; the tests check that
+# web/dist is what it builds.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 fuzz:
 	@scripts/deps fuzz
