@@ -969,6 +969,75 @@ test_strmap_forget_before(void **state)
 }
 
 /* One slot: every key collides; deleting from the middle keeps the chain. */
+/* Throttle: the delay doubles per failure up to the cap, counts the worse
+ * of IP and user, waits run out, a success forgets, and old failures are
+ * forgotten. Times are given, not read. */
+static void
+test_throttle(void **state)
+{
+	static const struct {
+		const char *ip, *user;
+		int64_t now;
+		char op; /* f: failed, p: passed, w: wait */
+		int64_t want; /* failed: the delay; wait: what is left */
+	} rows[] = {
+		{"192.0.2.1", "ann", 1000, 'w', 0},
+		{"192.0.2.1", "ann", 1000, 'f', 250},
+		{"192.0.2.1", "ann", 1100, 'w', 150},
+		{"192.0.2.1", NULL, 1249, 'w', 1},
+		{"192.0.2.1", "ann", 1250, 'w', 0},
+		{"192.0.2.1", "ann", 1250, 'f', 500},
+		{"192.0.2.1", "ann", 1250, 'f', 1000},
+		{"192.0.2.1", "ann", 1250, 'f', 2000},
+		{"192.0.2.1", "ann", 1250, 'f', 4000},
+		{"192.0.2.1", "ann", 1250, 'f', THROTTLE_MAX_MS},
+		{"192.0.2.1", "ann", 1250, 'f', THROTTLE_MAX_MS},
+		{"192.0.2.1", "ann", 1250 + THROTTLE_MAX_MS - 1, 'w', 1},
+		/* Another IP trying the same user waits as long as the user. */
+		{"198.51.100.7", "ann", 1250 + THROTTLE_MAX_MS - 1, 'w', 1},
+		{"198.51.100.7", NULL, 1250, 'w', 0},
+		{"198.51.100.7", "bob", 1250, 'w', 0},
+		/* A success clears that IP and user. */
+		{"192.0.2.1", "ann", 2000, 'p', 0},
+		{"192.0.2.1", "ann", 2000, 'w', 0},
+		{"192.0.2.1", "ann", 2000, 'f', 250},
+		/* Failures older than THROTTLE_FORGET_MS do not count. */
+		{"192.0.2.1", "ann", 2000 + THROTTLE_FORGET_MS + 1, 'f', 250},
+	};
+	struct throttle t;
+
+	(void)state;
+	throttle_init(&t, 8, 100);
+	for (size_t i = 0; i < PH_ARRAY_LEN(rows); i++) {
+		int64_t got = 0, n;
+
+		if (rows[i].op == 'f')
+			got = throttle_failed(&t, rows[i].ip, rows[i].user, rows[i].now, &n);
+		else if (rows[i].op == 'w')
+			got = throttle_wait(&t, rows[i].ip, rows[i].user, rows[i].now);
+		else
+			throttle_passed(&t, rows[i].ip, rows[i].user);
+		if (got != rows[i].want)
+			fail_msg("row %zu (%c %s/%s at %lld): got %lld, want %lld", i, rows[i].op,
+				 rows[i].ip, rows[i].user ? rows[i].user : "-", (long long)rows[i].now,
+				 (long long)got, (long long)rows[i].want);
+	}
+	throttle_free(&t);
+}
+
+static void
+test_hex_encode(void **state)
+{
+	static const unsigned char in[] = {0x00, 0x0f, 0xa5, 0xff};
+	char out[2 * sizeof(in) + 1];
+
+	(void)state;
+	hex_encode(in, sizeof(in), out);
+	assert_string_equal(out, "000fa5ff");
+	hex_encode(in, 0, out);
+	assert_string_equal(out, "");
+}
+
 static void
 test_strmap_chain(void **state)
 {
@@ -1195,6 +1264,8 @@ main(void)
 		cmocka_unit_test(test_strmap_expire),
 		cmocka_unit_test(test_strmap_forget_before),
 		cmocka_unit_test(test_strmap_chain),
+		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_hex_encode),
 		cmocka_unit_test(test_base64_decode),
 		cmocka_unit_test(test_base64_encode),
 		cmocka_unit_test(test_base64_roundtrip),

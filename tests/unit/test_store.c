@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -847,6 +848,64 @@ test_public_id(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Dashboard sessions: the token opens its account's session; a wrong,
+ * short or deleted token opens none; idle and lifetime limits end it (and
+ * delete it); the stored row holds only the token's hash. */
+static void
+test_sessions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account_secrets a;
+	struct store_session s, g;
+	char token[STORE_TOKEN_LEN + 1], t2[STORE_TOKEN_LEN + 1], wrong[STORE_TOKEN_LEN + 1];
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	create_account(f->st, "acme", NULL, 0, &a);
+	assert_int_equal(store_session_create(f->st, a.account_id, 60000, "192.0.2.1", token, &s), 0);
+	assert_int_equal(strlen(token), STORE_TOKEN_LEN);
+	assert_int_equal(strspn(token, "0123456789abcdef"), STORE_TOKEN_LEN);
+	assert_string_equal(s.account, "acme");
+	assert_int_equal(strlen(s.csrf), STORE_TOKEN_LEN);
+	assert_string_not_equal(s.csrf, token);
+	assert_int_equal(store_session_get(f->st, token, 60000, &g), 0);
+	assert_int_equal(g.account_id, a.account_id);
+	assert_string_equal(g.csrf, s.csrf);
+	assert_int_equal(g.expires_ms, s.expires_ms);
+	memcpy(wrong, token, sizeof(wrong));
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(store_session_get(f->st, wrong, 60000, &g), -1);
+	assert_int_equal(store_session_get(f->st, "abc", 60000, &g), -1);
+	assert_int_equal(store_session_get(f->st, "", 60000, &g), -1);
+
+	/* Only the hash is stored. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM web_sessions WHERE"
+						" token_hash = ?1 OR csrf = ?1", -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+
+	/* Idle: unused longer than the limit, then gone for good. */
+	nanosleep(&nap, NULL);
+	assert_int_equal(store_session_get(f->st, token, 10, &g), -1);
+	assert_int_equal(store_session_get(f->st, token, 60000, &g), -1);
+
+	/* Lifetime: over even when in use. */
+	assert_int_equal(store_session_create(f->st, a.account_id, 10, "192.0.2.1", t2, &s), 0);
+	assert_int_equal(store_session_get(f->st, t2, 60000, &g), 0);
+	nanosleep(&nap, NULL);
+	assert_int_equal(store_session_get(f->st, t2, 60000, &g), -1);
+
+	/* Delete. */
+	assert_int_equal(store_session_create(f->st, a.account_id, 60000, "192.0.2.1", t2, &s), 0);
+	store_session_delete(f->st, t2);
+	assert_int_equal(store_session_get(f->st, t2, 60000, &g), -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -862,6 +921,7 @@ main(void)
 		T(test_data_version),
 		T(test_auth_smtp),
 		T(test_auth_api_key),
+		T(test_sessions),
 		T(test_no_clear_secrets),
 		cmocka_unit_test(test_parse_cidr),
 		cmocka_unit_test(test_trust_match),
