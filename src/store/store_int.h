@@ -31,5 +31,6 @@ struct store {
 int store_exec(struct store *st, const char *sql);
 int store_domain_schema(struct store *st);
 int store_session_schema(struct store *st);
+int store_stats_schema(struct store *st);
 
 #endif

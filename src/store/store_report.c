@@ -601,36 +601,140 @@ out:
 	return buf_steal(&b);
 }
 
-/* One point per bucket of received time that has mail, oldest first:
- * recipients by their current status, and the bucket's acceptance rate.
- * The range walks the messages_received index. */
-static json_t *
-stats_series(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
-	     const char *domain, int64_t bucket_ms)
-{
-	static const char *const names[] = {"queued", "deferred", "delivered", "bounced",
-					    "expired", "suppressed", "deleted"};
-	sqlite3_stmt *q;
-	json_t *arr = json_array(), *pt = NULL;
-	int64_t at = -1;
+/*
+ * Statistics read an hourly rollup, stats_hourly: recipients per account,
+ * hour of their message's arrival, recipient domain and current status.
+ * Triggers on recipients keep it in the same transaction as every insert
+ * and status change, so it is never out of step with the rows, and a
+ * chart over a million messages reads a few hundred rows, not a million.
+ * A range that does not fall on whole hours is counted from the rows.
+ */
+#define HOUR_MS 3600000LL
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT (m.received_ms / ?5) * ?5 AS t, r.status, count(*) FROM"
-			       " messages m JOIN recipients r ON r.message_id = m.id"
-			       " WHERE m.received_ms >= ?2 AND (?3 = 0 OR m.received_ms < ?3)"
-			       " AND (?1 = 0 OR m.account_id = ?1)"
-			       " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
-			       " GROUP BY t, r.status ORDER BY t",
-			       -1, &q, NULL) != SQLITE_OK) {
-		json_decref(arr);
+int
+store_stats_schema(struct store *st)
+{
+	sqlite3_stmt *q;
+	int have = 0;
+
+	if (store_exec(st,
+		       "CREATE TABLE IF NOT EXISTS stats_hourly(account_id INTEGER NOT NULL,"
+		       " hour INTEGER NOT NULL, domain TEXT NOT NULL, status TEXT NOT NULL,"
+		       " n INTEGER NOT NULL, PRIMARY KEY(account_id, hour, domain, status))"
+		       " WITHOUT ROWID;"
+		       "CREATE TRIGGER IF NOT EXISTS stats_rcpt_insert AFTER INSERT ON recipients"
+		       " BEGIN INSERT INTO stats_hourly(account_id, hour, domain, status, n)"
+		       "  SELECT m.account_id, m.received_ms / 3600000 * 3600000, new.domain,"
+		       "  new.status, 1 FROM messages m WHERE m.id = new.message_id"
+		       "  ON CONFLICT(account_id, hour, domain, status) DO UPDATE SET n = n + 1;"
+		       " END;"
+		       "CREATE TRIGGER IF NOT EXISTS stats_rcpt_status AFTER UPDATE OF status ON"
+		       " recipients WHEN old.status IS NOT new.status"
+		       " BEGIN UPDATE stats_hourly SET n = n - 1 WHERE (account_id, hour) ="
+		       "  (SELECT account_id, received_ms / 3600000 * 3600000 FROM messages"
+		       "   WHERE id = old.message_id) AND domain = old.domain AND status = old.status;"
+		       "  INSERT INTO stats_hourly(account_id, hour, domain, status, n)"
+		       "  SELECT m.account_id, m.received_ms / 3600000 * 3600000, new.domain,"
+		       "  new.status, 1 FROM messages m WHERE m.id = new.message_id"
+		       "  ON CONFLICT(account_id, hour, domain, status) DO UPDATE SET n = n + 1;"
+		       " END;"
+		       "CREATE TRIGGER IF NOT EXISTS stats_rcpt_delete AFTER DELETE ON recipients"
+		       " BEGIN UPDATE stats_hourly SET n = n - 1 WHERE (account_id, hour) ="
+		       "  (SELECT account_id, received_ms / 3600000 * 3600000 FROM messages"
+		       "   WHERE id = old.message_id) AND domain = old.domain AND status = old.status;"
+		       " END;") < 0)
+		return -1;
+	/* A store from before the rollup: count what it holds, once (this runs
+	 * inside store_open's schema transaction, with the triggers). */
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM meta WHERE key = 'stats_hourly'", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -1;
+	have = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	if (have)
+		return 0;
+	return store_exec(st, "DELETE FROM stats_hourly;"
+			      "INSERT INTO stats_hourly(account_id, hour, domain, status, n)"
+			      " SELECT m.account_id, m.received_ms / 3600000 * 3600000, r.domain,"
+			      " r.status, count(*) FROM recipients r JOIN messages m"
+			      " ON m.id = r.message_id GROUP BY 1, 2, 3, 4;"
+			      "INSERT INTO meta(key, value) VALUES('stats_hourly', '1')");
+}
+
+/* Counts by (key, status) over [since, until): key is the recipient domain,
+ * or with bucket_ms the start of the bucket of received time. From the
+ * rollup when the range falls on whole hours, else from the rows. */
+static sqlite3_stmt *
+stats_query(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
+	    const char *domain, int64_t bucket_ms)
+{
+	int rollup = since_ms % HOUR_MS == 0 && until_ms % HOUR_MS == 0;
+	const char *sql;
+	sqlite3_stmt *q;
+
+	if (rollup)
+		sql = bucket_ms ? "SELECT hour / ?5 * ?5 AS k, status, sum(n) FROM stats_hourly"
+				  " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2"
+				  " AND (?3 = 0 OR hour < ?3)"
+				  " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE)"
+				  " GROUP BY k, status HAVING sum(n) > 0 ORDER BY k"
+				: "SELECT domain AS k, status, sum(n) FROM stats_hourly"
+				  " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2"
+				  " AND (?3 = 0 OR hour < ?3)"
+				  " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE) AND ?5 = 0"
+				  " GROUP BY k, status HAVING sum(n) > 0";
+	else
+		sql = bucket_ms ? "SELECT m.received_ms / ?5 * ?5 AS k, r.status, count(*) FROM"
+				  " messages m JOIN recipients r ON r.message_id = m.id"
+				  " WHERE m.received_ms >= ?2 AND (?3 = 0 OR m.received_ms < ?3)"
+				  " AND (?1 = 0 OR m.account_id = ?1)"
+				  " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
+				  " GROUP BY k, r.status ORDER BY k"
+				: "SELECT r.domain AS k, r.status, count(*) FROM recipients r JOIN"
+				  " messages m ON m.id = r.message_id WHERE (?1 = 0 OR m.account_id = ?1)"
+				  " AND (?2 = 0 OR m.received_ms >= ?2) AND (?3 = 0 OR m.received_ms < ?3)"
+				  " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE) AND ?5 = 0"
+				  " GROUP BY k, r.status";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return NULL;
-	}
 	sqlite3_bind_int64(q, 1, account_id);
 	sqlite3_bind_int64(q, 2, since_ms);
 	sqlite3_bind_int64(q, 3, until_ms);
 	if (domain)
-		sqlite3_bind_text(q, 4, domain, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, domain, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 5, bucket_ms);
+	return q;
+}
+
+static const char *const stat_names[] = {"queued",  "deferred",   "delivered", "bounced",
+					  "expired", "suppressed", "deleted"};
+
+/* acceptance_rate = delivered / (delivered + bounced + expired), or null. */
+static void
+set_acceptance(json_t *o)
+{
+	json_int_t dl = json_integer_value(json_object_get(o, "delivered"));
+	json_int_t fin = dl + json_integer_value(json_object_get(o, "bounced")) +
+			 json_integer_value(json_object_get(o, "expired"));
+
+	json_object_set_new(o, "acceptance_rate",
+			    fin ? json_real((double)dl / (double)fin) : json_null());
+}
+
+/* One point per bucket of received time that has mail, oldest first:
+ * recipients by their current status, and the bucket's acceptance rate. */
+static json_t *
+stats_series(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
+	     const char *domain, int64_t bucket_ms)
+{
+	sqlite3_stmt *q = stats_query(st, account_id, since_ms, until_ms, domain, bucket_ms);
+	json_t *arr, *pt = NULL;
+	int64_t at = -1;
+	size_t i;
+
+	if (q == NULL)
+		return NULL;
+	arr = json_array();
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		int64_t t = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 2);
 		const char *status = (const char *)sqlite3_column_text(q, 1);
@@ -639,8 +743,8 @@ stats_series(struct store *st, int64_t account_id, int64_t since_ms, int64_t unt
 			pt = json_object();
 			json_object_set_new(pt, "at", jtime(t > 0 ? t : 1));
 			json_object_set_new(pt, "received", json_integer(0));
-			for (size_t i = 0; i < PH_ARRAY_LEN(names); i++)
-				json_object_set_new(pt, names[i], json_integer(0));
+			for (i = 0; i < PH_ARRAY_LEN(stat_names); i++)
+				json_object_set_new(pt, stat_names[i], json_integer(0));
 			json_array_append_new(arr, pt);
 			at = t;
 		}
@@ -650,20 +754,8 @@ stats_series(struct store *st, int64_t account_id, int64_t since_ms, int64_t unt
 			json_object_set_new(pt, status, json_integer(n));
 	}
 	sqlite3_finalize(q);
-	{
-		size_t i;
-		json_t *p;
-
-		json_array_foreach(arr, i, p)
-		{
-			json_int_t dl = json_integer_value(json_object_get(p, "delivered"));
-			json_int_t fin = dl + json_integer_value(json_object_get(p, "bounced")) +
-					 json_integer_value(json_object_get(p, "expired"));
-
-			json_object_set_new(p, "acceptance_rate",
-					    fin ? json_real((double)dl / (double)fin) : json_null());
-		}
-	}
+	json_array_foreach(arr, i, pt)
+		set_acceptance(pt);
 	return arr;
 }
 
@@ -672,64 +764,42 @@ store_stats(struct store *st, int64_t account_id, int64_t since_ms, int64_t unti
 	    const char *domain, int64_t bucket_ms)
 {
 	sqlite3_stmt *q;
-	json_t *out = json_object(), *by = json_object(), *total = json_object();
-	int64_t t[6] = {0};
-	static const char *const names[] = {"queued", "deferred", "delivered", "bounced",
-					    "expired", "suppressed"};
+	json_t *out, *by, *total, *d;
+	int64_t t[PH_ARRAY_LEN(stat_names)] = {0};
+	const char *k;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT r.domain, r.status, count(*) FROM recipients r JOIN messages m"
-			       " ON m.id = r.message_id WHERE (?1 = 0 OR m.account_id = ?1)"
-			       " AND (?2 = 0 OR m.received_ms >= ?2) AND (?3 = 0 OR m.received_ms < ?3)"
-			       " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
-			       " GROUP BY r.domain, r.status",
-			       -1, &q, NULL) != SQLITE_OK) {
-		json_decref(out);
-		json_decref(by);
-		json_decref(total);
-		return NULL;
+	/* Buckets count whole hours: the range widens to them. */
+	if (bucket_ms) {
+		since_ms -= since_ms % HOUR_MS;
+		if (until_ms % HOUR_MS)
+			until_ms += HOUR_MS - until_ms % HOUR_MS;
 	}
-	sqlite3_bind_int64(q, 1, account_id);
-	sqlite3_bind_int64(q, 2, since_ms);
-	sqlite3_bind_int64(q, 3, until_ms);
-	if (domain)
-		sqlite3_bind_text(q, 4, domain, -1, SQLITE_STATIC);
+	if ((q = stats_query(st, account_id, since_ms, until_ms, domain, 0)) == NULL)
+		return NULL;
+	out = json_object();
+	by = json_object();
+	total = json_object();
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		const char *dom = (const char *)sqlite3_column_text(q, 0);
 		const char *status = (const char *)sqlite3_column_text(q, 1);
 		int64_t n = sqlite3_column_int64(q, 2);
-		json_t *d = json_object_get(by, dom ? dom : "");
 
-		if (d == NULL) {
+		if ((d = json_object_get(by, dom ? dom : "")) == NULL) {
 			d = json_object();
 			json_object_set_new(by, dom ? dom : "", d);
 		}
 		json_object_set_new(d, status ? status : "?", json_integer(n));
-		for (size_t i = 0; i < PH_ARRAY_LEN(names); i++)
-			if (status && strcmp(status, names[i]) == 0)
+		for (size_t i = 0; i < PH_ARRAY_LEN(stat_names); i++)
+			if (status && strcmp(status, stat_names[i]) == 0)
 				t[i] += n;
 	}
 	sqlite3_finalize(q);
-	for (size_t i = 0; i < PH_ARRAY_LEN(names); i++)
-		json_object_set_new(total, names[i], json_integer(t[i]));
-	/* acceptance rate = delivered / (delivered + bounced + expired) */
-	json_object_set_new(total, "acceptance_rate",
-			    t[2] + t[3] + t[4] ? json_real((double)t[2] / (double)(t[2] + t[3] + t[4]))
-					       : json_null());
-	{
-		const char *k;
-		json_t *d;
-
-		json_object_foreach(by, k, d)
-		{
-			json_int_t dl = json_integer_value(json_object_get(d, "delivered"));
-			json_int_t fin = dl + json_integer_value(json_object_get(d, "bounced")) +
-					 json_integer_value(json_object_get(d, "expired"));
-
-			json_object_set_new(d, "acceptance_rate",
-					    fin ? json_real((double)dl / (double)fin) : json_null());
-		}
-	}
+	/* "deleted" is counted per domain, and left out of the totals as before. */
+	for (size_t i = 0; i < PH_ARRAY_LEN(stat_names) - 1; i++)
+		json_object_set_new(total, stat_names[i], json_integer(t[i]));
+	set_acceptance(total);
+	json_object_foreach(by, k, d)
+		set_acceptance(d);
 	json_object_set_new(out, "since", jtime(since_ms));
 	json_object_set_new(out, "until", jtime(until_ms));
 	json_object_set_new(out, "total", total);
@@ -790,9 +860,8 @@ store_queue_list(struct store *st, int64_t account_id, const char *status, int64
 		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1)"
 		    " FROM recipients r CROSS JOIN messages m ON m.id = r.message_id"
 		    " WHERE r.status = ?1 AND (?2 = 0 OR m.account_id = ?2)"
-		    " AND (?3 = 0 OR r.message_id < (SELECT message_id FROM recipients WHERE id = ?3)"
-		    "  OR (r.message_id = (SELECT message_id FROM recipients WHERE id = ?3)"
-		    "      AND r.id < ?3))"
+		    " AND (?3 = 0 OR (r.message_id <= (SELECT message_id FROM recipients"
+		    "  WHERE id = ?3) AND r.id < ?3))"
 		    " ORDER BY r.message_id DESC, r.id DESC LIMIT ?4",
 		    -1, &q, NULL) != SQLITE_OK) {
 		json_decref(data);

@@ -133,7 +133,7 @@ store_open(const char *path, struct store **out, char *err, size_t errlen)
 	    store_exec(st, "BEGIN IMMEDIATE") < 0)
 		goto schema_fail;
 	if (store_exec(st, store_schema) < 0 || store_domain_schema(st) < 0 ||
-	    store_session_schema(st) < 0) {
+	    store_session_schema(st) < 0 || store_stats_schema(st) < 0) {
 		store_exec(st, "ROLLBACK");
 		goto schema_fail;
 	}
