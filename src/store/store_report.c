@@ -860,8 +860,8 @@ store_queue_list(struct store *st, int64_t account_id, const char *status, int64
 		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1)"
 		    " FROM recipients r CROSS JOIN messages m ON m.id = r.message_id"
 		    " WHERE r.status = ?1 AND (?2 = 0 OR m.account_id = ?2)"
-		    " AND (?3 = 0 OR (r.message_id <= (SELECT message_id FROM recipients"
-		    "  WHERE id = ?3) AND r.id < ?3))"
+		    " AND r.message_id <= coalesce((SELECT message_id FROM recipients"
+		    "  WHERE id = ?3), 9223372036854775807) AND r.id < ?3"
 		    " ORDER BY r.message_id DESC, r.id DESC LIMIT ?4",
 		    -1, &q, NULL) != SQLITE_OK) {
 		json_decref(data);
@@ -869,7 +869,9 @@ store_queue_list(struct store *st, int64_t account_id, const char *status, int64
 	}
 	sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, account_id);
-	sqlite3_bind_int64(q, 3, cursor);
+	/* No OR here: "cursor or none" would keep SQLite from seeking the
+	 * index to the cursor (40 ms at 1M instead of 1). */
+	sqlite3_bind_int64(q, 3, cursor ? cursor : INT64_MAX);
 	sqlite3_bind_int64(q, 4, (int64_t)limit + 1);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		json_t *r, *ev = NULL, *lastj = json_null();
