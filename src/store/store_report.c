@@ -148,6 +148,19 @@ add_recipient_summary(struct store *st, json_t *msg, int64_t rowid)
 	" m.source, m.client_ip, m.auth_user, m.tls_version, m.tls_cipher, m.id,"         \
 	" m.dkim_domain, m.dkim_selectors"
 
+/* {"data": [...], "next_cursor": last rowid seen, or null on the last page}. */
+static json_t *
+page_json(json_t *data, int more, int64_t last)
+{
+	json_t *out = json_object();
+	char cur[24];
+
+	json_object_set_new(out, "data", data);
+	snprintf(cur, sizeof(cur), "%lld", (long long)last);
+	json_object_set_new(out, "next_cursor", more ? json_string(cur) : json_null());
+	return out;
+}
+
 /* Escape a term for an FTS5 string literal: double every quote. */
 static char *
 fts_phrase(const char *term)
@@ -295,16 +308,7 @@ store_search_messages(struct store *st, int64_t account_id, const struct store_s
 		json_decref(data);
 		goto fail;
 	}
-	out = json_object();
-	json_object_set_new(out, "data", data);
-	if (n > limit) {
-		char cur[24];
-
-		snprintf(cur, sizeof(cur), "%lld", (long long)last);
-		json_object_set_new(out, "next_cursor", json_string(cur));
-	} else {
-		json_object_set_new(out, "next_cursor", json_null());
-	}
+	out = page_json(data, n > limit, last);
 fail:
 	sqlite3_finalize(q);
 	buf_free(&sql);
@@ -906,16 +910,7 @@ store_queue_list(struct store *st, int64_t account_id, const char *status, int64
 		json_array_append_new(data, r);
 	}
 	sqlite3_finalize(q);
-	out = json_object();
-	json_object_set_new(out, "data", data);
-	if (n > limit) {
-		char cur[24];
-
-		snprintf(cur, sizeof(cur), "%lld", (long long)last);
-		json_object_set_new(out, "next_cursor", json_string(cur));
-	} else {
-		json_object_set_new(out, "next_cursor", json_null());
-	}
+	out = page_json(data, n > limit, last);
 	return out;
 }
 
