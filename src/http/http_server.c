@@ -36,7 +36,8 @@ reply_body(struct evhttp_request *req, int status, const char *ctype, const char
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evbuffer_add(out, body, len);
-	evhttp_send_reply(req, status, NULL, out);
+	/* libevent knows no phrase for 429 (RFC 6585). */
+	evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" : NULL, out);
 	evbuffer_free(out);
 }
 

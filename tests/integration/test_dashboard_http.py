@@ -180,6 +180,7 @@ def test_failed_sign_ins_are_throttled(posthaste):
     # Right away, even the right password is not heard: 429 and when to come back.
     r = login(d, good)
     assert r.status == 429 and r.json()["error"]["code"] == "too_many_attempts"
+    assert r.reason == "Too Many Requests"
     assert int(r.headers["Retry-After"]) >= 1
     time.sleep(0.3)  # THROTTLE_BASE_MS after one failure
     assert login(d, wrong).status == 401
