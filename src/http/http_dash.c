@@ -354,7 +354,7 @@ dash_logout(struct http_server *h, struct evhttp_request *req)
 	if (cookie_get(req, DASH_COOKIE, token, sizeof(token)) == 0)
 		store_session_delete(h->store, token);
 	set_cookie(h, req, "", 0);
-	http_json(req, 200, json_object());
+	http_text(req, 200, "application/json", "{}", 2);
 }
 
 int
