@@ -56,6 +56,7 @@ struct daemon_config {
 	int64_t domain_recheck_interval_ms;
 	int64_t dashboard_session_idle_ms;
 	int64_t dashboard_session_lifetime_ms;
+	char *dashboard_origin; /* "https://mail.example.com" behind a proxy, or NULL */
 	/* route.DOMAIN = HOST:PORT, in the order given */
 	char *routes[DAEMON_ROUTES_MAX][2];
 	unsigned nroutes;

@@ -69,6 +69,7 @@ static const struct cfg_key cfg_keys[] = {
 	 30LL * 86400000},
 	{"dashboard_session_idle", CFG_DURATION, OFF(dashboard_session_idle_ms), 1000,
 	 30LL * 86400000},
+	{"dashboard_origin", CFG_STR, OFF(dashboard_origin), 0, 0},
 	{"dashboard_session_lifetime", CFG_DURATION, OFF(dashboard_session_lifetime_ms), 1000,
 	 90LL * 86400000},
 };
@@ -292,6 +293,20 @@ daemon_config_check(const struct daemon_config *c, char *err, size_t errlen)
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
 		snprintf(err, errlen, "tls_cert and tls_key must be given together");
 		return -1;
+	}
+	if (c->dashboard_origin) {
+		const char *o = c->dashboard_origin;
+		const char *host = strncmp(o, "https://", 8) == 0  ? o + 8
+				   : strncmp(o, "http://", 7) == 0 ? o + 7
+								   : NULL;
+
+		/* An origin is scheme://host[:port]: what browsers send in Origin. */
+		if (host == NULL || *host == '\0' || strpbrk(host, "/?#@ \t") != NULL) {
+			snprintf(err, errlen,
+				 "bad value for dashboard_origin: '%s' (want https://HOST[:PORT],"
+				 " no path)", o);
+			return -1;
+		}
 	}
 	if (c->dns) {
 		const char *at = strchr(c->dns, '@');

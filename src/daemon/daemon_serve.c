@@ -381,6 +381,7 @@ daemon_serve_main(int argc, char **argv)
 	hc.max_message_size = (size_t)s.cfg.smtp_max_message_size;
 	hc.dash.idle_ms = s.cfg.dashboard_session_idle_ms;
 	hc.dash.lifetime_ms = s.cfg.dashboard_session_lifetime_ms;
+	hc.dash.origin = s.cfg.dashboard_origin;
 	s.http = http_server_new(s.base, s.http_fd, &hc, s.store, s.queue);
 	if (s.https_fd >= 0)
 		http_server_listen_tls(s.http, s.https_fd, s.tls);

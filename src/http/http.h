@@ -28,6 +28,10 @@ struct queue;
 struct http_dash_config {
 	int64_t idle_ms;     /* signed out after this long unused */
 	int64_t lifetime_ms; /* and after this long whatever happens */
+	/* The address people open, when a proxy in front of us terminates TLS
+	 * ("https://mail.example.com"): the only origin allowed, and an https
+	 * one makes cookies Secure. NULL: the listener's own scheme and Host. */
+	const char *origin;
 };
 
 struct http_config {

@@ -14,7 +14,8 @@
  *	POST /auth/logout       ends the session
  *
  *	The session cookie (DASH_COOKIE) is HttpOnly, SameSite=Strict, and
- *	Secure on the HTTPS listener. Every state-changing request made with
+ *	Secure on the HTTPS listener (or behind a TLS proxy named by
+ *	dashboard_origin). Every state-changing request made with
  *	the cookie must carry the session's CSRF token in X-CSRF-Token and
  *	must not come from another origin (Origin, Sec-Fetch-Site); sign-in
  *	needs application/json and a same-origin Origin too, so a form on
@@ -149,18 +150,26 @@ cookie_get(struct evhttp_request *req, const char *name, char *out, size_t outle
 	return -1;
 }
 
+/* Over TLS, ours or the proxy's in front. */
+static int
+secure(struct http_server *h)
+{
+	return h->req_tls || (h->dash.origin && strncasecmp(h->dash.origin, "https://", 8) == 0);
+}
+
 static void
 set_cookie(struct http_server *h, struct evhttp_request *req, const char *value, int64_t max_age_s)
 {
 	char c[256];
 
 	snprintf(c, sizeof(c), DASH_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-		 value, (long long)max_age_s, h->req_tls ? "; Secure" : "");
+		 value, (long long)max_age_s, secure(h) ? "; Secure" : "");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
 }
 
-/* Is the request from this site? Origin must be our own scheme://Host and
- * Sec-Fetch-Site, when the browser sends it, same-origin. */
+/* Is the request from this site? Origin must be our own scheme://Host (or
+ * the configured dashboard origin) and Sec-Fetch-Site, when the browser
+ * sends it, same-origin. */
 static int
 same_origin(struct http_server *h, struct evhttp_request *req, const char **why)
 {
@@ -174,7 +183,12 @@ same_origin(struct http_server *h, struct evhttp_request *req, const char **why)
 		*why = "a request from another site";
 		return 0;
 	}
-	if (origin) {
+	if (origin && h->dash.origin) {
+		if (strcasecmp(origin, h->dash.origin) != 0) {
+			*why = "a request from another origin";
+			return 0;
+		}
+	} else if (origin) {
 		if (host == NULL) {
 			*why = "no Host header";
 			return 0;

@@ -57,6 +57,12 @@ def test_serve_misuse_is_one_line(posthaste_bin, tmp_path, args, needle):
     ("no_such_key = 1\n", "no_such_key"),
     ("# comment\n\nsmtp_listen 127.0.0.1:25\n", ":3:"),
     ("tls_cert = /etc/hostname\n", "tls_key"),
+    ("dashboard_origin = mail.example.com\n", "dashboard_origin"),
+    ("dashboard_origin = https://mail.example.com/\n", "dashboard_origin"),
+    ("dashboard_origin = https://\n", "dashboard_origin"),
+    ("dashboard_session_idle = 0s\n", "dashboard_session_idle"),
+    ("dashboard_session_lifetime = 91d\n", "dashboard_session_lifetime"),
+    ("https_listen = 127.0.0.1\n", "https_listen"),
 ])
 def test_config_file_errors_name_the_key(posthaste_bin, tmp_path, text, needle):
     conf = tmp_path / "p.conf"

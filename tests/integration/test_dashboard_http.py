@@ -459,3 +459,22 @@ def test_stats_rollup_matches_the_rows_through_status_changes_and_an_upgrade(wor
     d.start()  # counted once, not again at every start
     third, _ = both()
     assert third["by_domain"] == rollup["by_domain"]
+
+
+def test_dashboard_origin_behind_a_tls_proxy(posthaste):
+    """A proxy terminates TLS for https://mail.example.test and forwards plain
+    HTTP: that origin, and only it, may sign in, and the cookie is Secure."""
+    d = posthaste(config="dashboard_origin = https://mail.example.test\n")
+    acct = account(d)
+    good = {"username": acct["smtp_username"], "password": acct["smtp_password"]}
+    r = login(d, good, headers={"Origin": d.http_url})
+    assert r.status == 403 and r.json()["error"]["code"] == "csrf"
+    r = login(d, good, headers={"Origin": "https://mail.example.test"})
+    assert r.status == 200
+    token, sc = cookie_of(r)
+    assert "; Secure" in sc
+    csrf = r.json()["csrf_token"]
+    hdrs = {"Cookie": f"ph_session={token}", "X-CSRF-Token": csrf}
+    assert d.http("POST", "/auth/logout", headers=dict(hdrs, Origin=d.http_url)).status == 403
+    assert d.http("POST", "/auth/logout",
+                  headers=dict(hdrs, Origin="https://mail.example.test")).status == 200
