@@ -2,7 +2,8 @@
  * NAME
  *	http_dash - the web dashboard: pages, assets, sign-in sessions
  * DESCRIPTION
- *	GET  /, /login, /activity, /statistics, /queue, /messages/{id}
+ *	GET  /, /login, /activity, /statistics, /queue, /domains,
+ *	     /messages/{id}
  *	                        the page (web/dist/index.html; the front end
  *	                        routes itself and reads /api/v1)
  *	GET  /assets/{name}     the built front end (content-hashed names,
@@ -116,7 +117,8 @@ send_asset(struct evhttp_request *req, const struct http_asset *a, const char *c
 static int
 is_page(const char *path)
 {
-	static const char *const pages[] = {"/", "/login", "/activity", "/statistics", "/queue"};
+	static const char *const pages[] = {"/",      "/login",  "/activity",
+					    "/statistics", "/queue", "/domains"};
 
 	for (size_t i = 0; i < PH_ARRAY_LEN(pages); i++)
 		if (strcmp(path, pages[i]) == 0)

@@ -60,7 +60,8 @@ class Session:
 
 def test_pages_and_assets_are_served_with_types_and_caching(posthaste):
     d = posthaste()
-    for path in ["/", "/login", "/activity", "/statistics", "/queue", "/messages/abc123"]:
+    for path in ["/", "/login", "/activity", "/statistics", "/queue", "/domains",
+                 "/messages/abc123"]:
         r = d.http("GET", path)
         assert r.status == 200, (path, r.status)
         assert r.headers["Content-Type"] == "text/html; charset=utf-8"
