@@ -320,8 +320,7 @@ dash_login(struct http_server *h, struct evhttp_request *req)
 	if (!shape) {
 		http_error(req, 400, "invalid_request",
 			   "send {\"username\": ..., \"password\": ...} or {\"api_key\": ...}");
-		json_decref(body);
-		return;
+		goto out;
 	}
 	user = json_string_value(json_object_get(body, "username"));
 	if ((wait = throttle_wait(&h->login_fails, ip, user, now)) > 0) {
@@ -329,8 +328,7 @@ dash_login(struct http_server *h, struct evhttp_request *req)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", cookie_age);
 		http_error(req, 429, "too_many_attempts",
 			   "too many failed sign-ins: try again in %lld ms", (long long)wait);
-		json_decref(body);
-		return;
+		goto out;
 	}
 	id = login_check(h, body, &user);
 	if (id == 0) {
@@ -340,19 +338,26 @@ dash_login(struct http_server *h, struct evhttp_request *req)
 		log_info("http sign-in failed ip=%s user=\"%s\" failures=%lld", ip, user ? user : "",
 			 (long long)n);
 		http_error(req, 401, "unauthorized", "wrong user name, password or API key");
-		json_decref(body);
-		return;
+		goto out;
 	}
 	throttle_passed(&h->login_fails, ip, user);
-	json_decref(body);
 	if (store_session_create(h->store, id, h->dash.lifetime_ms, ip, token, &s) < 0) {
 		http_error(req, 500, "internal", "cannot start a session");
-		return;
+		goto out;
 	}
 	log_info("http sign-in ok ip=%s account=%s", ip, s.account);
 	set_cookie(h, req, token, h->dash.lifetime_ms / 1000);
 	explicit_bzero(token, sizeof(token));
 	session_reply(req, &s);
+out:
+	/* The password or key leaves memory with the request. */
+	json_object_foreach(body, key, v)
+	{
+		if (json_is_string(v) && (!strcmp(key, "password") || !strcmp(key, "api_key")))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+	json_decref(body);
+	explicit_bzero(evbuffer_pullup(in, -1), evbuffer_get_length(in));
 }
 
 static void
