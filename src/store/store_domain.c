@@ -346,7 +346,10 @@ store_domains_json(struct store *st, int64_t account_id, const char *only)
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT d.domain, d.verified, d.checks, d.checked_ms, d.sending_ips,"
 			       " (SELECT group_concat(selector || ':' || alg, ',') FROM dkim_keys k"
-			       " WHERE k.domain_id = d.id AND k.state != 'retired')"
+			       " WHERE k.domain_id = d.id AND k.state != 'retired'),"
+			       " (SELECT json_group_array(json_object('selector', selector,"
+			       "  'algorithm', alg, 'state', state)) FROM dkim_keys k"
+			       "  WHERE k.domain_id = d.id AND k.state != 'retired')"
 			       " FROM domains d WHERE d.account_id = ?1"
 			       " AND (?2 IS NULL OR d.domain = ?2 COLLATE NOCASE) ORDER BY d.domain",
 			       -1, &q, NULL) != SQLITE_OK)
@@ -356,12 +359,14 @@ store_domains_json(struct store *st, int64_t account_id, const char *only)
 		sqlite3_bind_text(q, 2, only, -1, SQLITE_STATIC);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		const char *checks = (const char *)sqlite3_column_text(q, 2);
+		const char *keys = (const char *)sqlite3_column_text(q, 6);
 		json_t *c = checks ? json_loads(checks, 0, NULL) : NULL;
+		json_t *k = keys ? json_loads(keys, 0, NULL) : NULL;
 		char ts[TIME_RFC3339_LEN];
 
 		time_rfc3339(sqlite3_column_int64(q, 3), ts);
 		json_array_append_new(
-			arr, json_pack("{s:s,s:b,s:o,s:o,s:s,s:s}", "domain",
+			arr, json_pack("{s:s,s:b,s:o,s:o,s:s,s:s,s:o}", "domain",
 				       (const char *)sqlite3_column_text(q, 0), "verified",
 				       sqlite3_column_int(q, 1), "checks", c ? c : json_null(),
 				       "checked_at",
@@ -369,7 +374,8 @@ store_domains_json(struct store *st, int64_t account_id, const char *only)
 										: json_string(ts),
 				       "sending_ips", (const char *)sqlite3_column_text(q, 4), "keys",
 				       sqlite3_column_text(q, 5) ? (const char *)sqlite3_column_text(q, 5)
-								 : ""));
+								 : "",
+				       "dkim_keys", k ? k : json_array()));
 	}
 	sqlite3_finalize(q);
 	return arr;

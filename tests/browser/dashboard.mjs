@@ -13,10 +13,12 @@
 // Parameters (PH_DASH, JSON): base_url, username, password, api_key,
 // artifacts, message (public id), subject, delivered / bounced / deferred
 // (recipient addresses), queue_id (the fake MX's), mx_host, remote_ip,
-// wait_seconds (expired), domain (statistics).
+// wait_seconds (expired), domain (statistics), good_domain / bad_domain /
+// good_selectors / bad_selectors / added_domain (domains, domains_check: a
+// verified sender domain, one whose DKIM keys are not in DNS, and one to add).
 //
 // Scenarios: tour, paging, delivered, bounced_deferred, queue_retry, queue_delete,
-// statistics, api_key, wrong_password, expired, cross_site.
+// statistics, domains, domains_check, api_key, wrong_password, expired, cross_site.
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -145,7 +147,7 @@ async function signIn(page, { apiKey = false } = {}) {
   await atPath(page, /^\/activity/, 'after sign-in');
   await heading(page, 'Activity');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  for (const name of ['Activity', 'Statistics', 'Queue']) {
+  for (const name of ['Activity', 'Statistics', 'Queue', 'Domains']) {
     await visible(nav.getByRole('link', { name, exact: true }), `header link "${name}"`);
   }
   await visible(page.getByRole('button', { name: 'Sign out' }), 'Sign out button');
@@ -205,6 +207,16 @@ const scenarios = {
     await visible(page.getByRole('table'), 'queue table');
     await audit(page, 'Queue');
     await shot(page, 'queue');
+    // No sender domains here: the page says how to add one.
+    await navTo(page, 'Domains');
+    await atPath(page, /^\/domains$/, 'Domains page');
+    await heading(page, 'Domains');
+    await hasText(page.locator('.domain-list'), 'posthaste domain add example.com --account acme --ip 192.0.2.10', 'empty state');
+    await hasText(page.locator('.domain-list'), 'Only verified domains may send', 'empty state');
+    await audit(page, 'Domains (none)');
+    await shot(page, 'domains');
+    await navTo(page, 'Queue');
+    await visible(page.getByRole('table'), 'queue table');
     await page.getByRole('button', { name: `Delete ${P.deferred}`, exact: true }).click();
     await visible(page.getByRole('dialog'), 'confirmation dialog');
     await audit(page, 'the delete dialog');
@@ -463,6 +475,124 @@ const scenarios = {
     await atPath(page, /range=30d/, 'range in the URL');
     await visible(page.locator('figure canvas'), 'charts for 30 days');
     await shot(page, 'statistics-30d');
+  },
+
+  async domains(page) {
+    await signIn(page);
+    await navTo(page, 'Domains');
+    await atPath(page, /^\/domains$/, 'Domains page');
+    await heading(page, 'Domains');
+    const nav = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Domains', exact: true });
+    if ((await nav.getAttribute('aria-current')) !== 'page') fail('Domains nav link', 'aria-current="page"', await nav.getAttribute('aria-current'));
+    await checkAccessibleBasics(page);
+
+    // The verified domain: badge, time of the last check, passing checks, keys.
+    const good = await visible(page.getByRole('region', { name: P.good_domain, exact: true }), `card of ${P.good_domain}`);
+    await visible(good.getByRole('heading', { level: 2, name: P.good_domain, exact: true }), 'domain heading');
+    await hasText(good.locator('.domain-badge'), /^verified$/, `${P.good_domain} badge`);
+    await hasText(good, /Last checked: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'time of the last check (UTC)');
+    const goodChecks = await visible(good.getByRole('table', { name: /DNS checks/ }), 'checks table');
+    await hasText(goodChecks.locator('caption'), /all \d+ passed/, 'checks caption');
+    const dkimRows = goodChecks.locator('tbody tr', { has: page.getByRole('rowheader', { name: 'DKIM key', exact: true }) });
+    if ((await dkimRows.count()) !== 2) fail('DKIM checks of the verified domain', '2 rows (RSA and Ed25519)', `${await dkimRows.count()}`);
+    for (let i = 0; i < 2; i++) {
+      await hasText(dkimRows.nth(i).locator('td').first(), 'pass', 'DKIM check result');
+      await hasText(dkimRows.nth(i), 'publishes the', 'DKIM check detail');
+    }
+    for (const name of ['SPF', 'DMARC', 'Return-path MX']) {
+      const row = goodChecks.locator('tbody tr', { has: page.getByRole('rowheader', { name, exact: true }) });
+      await hasText(row.locator('td').first(), 'pass', `${name} check result`);
+    }
+    for (const t of await goodChecks.locator('tbody tr td:nth-child(2)').allInnerTexts()) {
+      if (!/pass/.test(t)) fail(`checks of ${P.good_domain}`, 'every result "pass"', JSON.stringify(t));
+    }
+    const keys = await visible(good.getByRole('table', { name: /DKIM keys/ }), 'DKIM keys table');
+    for (const sel of P.good_selectors) {
+      const row = keys.locator('tbody tr', { has: page.getByRole('rowheader', { name: sel, exact: true }) });
+      await visible(row, `key ${sel}`);
+      await hasText(row, /(rsa|ed25519)-sha256/, `algorithm of ${sel}`);
+      await hasText(row, 'active', `state of ${sel}`);
+      await hasText(row, `${sel}._domainkey.${P.good_domain}`, `DNS name of ${sel}`);
+    }
+    await visible(good.getByRole('button', { name: `Check now ${P.good_domain}`, exact: true }), 'Check now button');
+
+    // The other one: not verified, with the failing checks and why.
+    const bad = await visible(page.getByRole('region', { name: P.bad_domain, exact: true }), `card of ${P.bad_domain}`);
+    await hasText(bad.locator('.domain-badge'), /^not verified$/, `${P.bad_domain} badge`);
+    const badChecks = await visible(bad.getByRole('table', { name: /DNS checks/ }), 'checks table');
+    await hasText(badChecks.locator('caption'), /\d+ of \d+ failed/, 'checks caption');
+    for (const sel of P.bad_selectors) {
+      const row = badChecks.locator('tbody tr', { hasText: `${sel}._domainkey.${P.bad_domain}` });
+      await visible(row, `DKIM check of ${sel}`);
+      await hasText(row.locator('th'), 'DKIM key', 'check name');
+      await hasText(row.locator('td').first(), 'fail', 'DKIM check result');
+      await hasText(row, 'no TXT record published yet', 'the reason');
+    }
+    const spf = badChecks.locator('tbody tr', { has: page.getByRole('rowheader', { name: 'SPF', exact: true }) });
+    await hasText(spf.locator('td').first(), 'pass', 'SPF check result of the unverified domain');
+    await audit(page, 'Domains');
+    await shot(page, 'list');
+
+    // Keyboard: Tab reaches each "Check now", in the order of the cards.
+    const order = await page.evaluate(() => [...document.querySelectorAll('main button[aria-label^="Check now"]')].map((b) => b.getAttribute('aria-label')));
+    if (order.join() !== [`Check now ${P.bad_domain}`, `Check now ${P.good_domain}`].join()) {
+      fail('Check now buttons', `one per domain (${P.bad_domain}, ${P.good_domain})`, JSON.stringify(order));
+    }
+
+    // Add a domain with the form: the records to publish are shown.
+    const form = page.getByRole('region', { name: 'Add a domain', exact: true });
+    await (await visible(form.getByLabel('Domain', { exact: true }), 'Domain field')).fill(P.good_domain);
+    await form.getByLabel('Sending IP addresses', { exact: true }).fill('127.0.0.1');
+    await form.getByRole('button', { name: 'Add domain', exact: true }).click();
+    await hasText(form.getByRole('alert'), 'has been added already', 'adding an existing domain');
+    await form.getByLabel('Domain', { exact: true }).fill(P.added_domain);
+    await form.getByLabel('Sending IP addresses', { exact: true }).fill('127.0.0.1, 127.0.0.4');
+    await form.getByRole('button', { name: 'Add domain', exact: true }).click();
+    await hasText(form.getByRole('status'), `Added ${P.added_domain}`, 'added notice');
+    const recs = await visible(form.getByRole('table', { name: 'DNS records to publish' }), 'records table');
+    await hasText(recs, `._domainkey.${P.added_domain}`, 'DKIM record');
+    await hasText(recs, 'v=spf1 ip4:127.0.0.1 ip4:127.0.0.4', 'SPF record');
+    await hasText(recs, `_dmarc.${P.added_domain}`, 'DMARC record');
+    await hasText(recs, 'Return path', 'return-path records');
+    const added = await visible(page.getByRole('region', { name: P.added_domain, exact: true }), `card of ${P.added_domain}`);
+    await hasText(added.locator('.domain-badge'), /^not verified$/, `${P.added_domain} badge`);
+    await hasText(added, 'Last checked: never', 'never checked');
+    await hasText(added, 'Not checked yet', 'no checks yet');
+    await audit(page, 'Domains after adding one');
+    await shot(page, 'added');
+
+    await page.setViewportSize({ width: 480, height: 900 });
+    await audit(page, 'Domains in a narrow window');
+    await shot(page, 'narrow');
+  },
+
+  async domains_check(page) {
+    // The DKIM keys of bad_domain are in DNS now: "Check now" verifies it.
+    await signIn(page);
+    await navTo(page, 'Domains');
+    await heading(page, 'Domains');
+    const card = await visible(page.getByRole('region', { name: P.bad_domain, exact: true }), `card of ${P.bad_domain}`);
+    await hasText(card.locator('.domain-badge'), /^not verified$/, 'badge before the check');
+    const before = await card.locator('time').first().getAttribute('datetime');
+    const button = card.getByRole('button', { name: `Check now ${P.bad_domain}`, exact: true });
+    await button.focus();
+    await page.keyboard.press('Enter');
+    const status = card.getByRole('status');
+    await hasText(status, 'Checking…', 'status while checking');
+    await shot(page, 'checking');
+    await hasText(status, /Checked at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: verified/, 'status after the check', WAIT_MAX);
+    await hasText(card.locator('.domain-badge'), /^verified$/, 'badge after the check');
+    await hasText(page.locator('.domain-summary'), '3 domains, 2 verified', 'summary after the check');
+    const after = await card.locator('time').first().getAttribute('datetime');
+    if (!after || after === before) fail('last checked', `a time after ${before}`, String(after));
+    const checks = card.getByRole('table', { name: /DNS checks/ });
+    for (const t of await checks.locator('tbody tr td:nth-child(2)').allInnerTexts()) {
+      if (!/pass/.test(t)) fail(`checks of ${P.bad_domain} after publishing`, 'every result "pass"', JSON.stringify(t));
+    }
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-label'));
+    if (focused !== `Check now ${P.bad_domain}`) fail('focus after the check', 'still on the Check now button', JSON.stringify(focused));
+    await audit(page, 'Domains after Check now');
+    await shot(page, 'checked');
   },
 
   async api_key(page) {

@@ -7,6 +7,9 @@ deferred one waits for "Retry now"), then runs a scenario of
 tests/browser/dashboard.mjs (playwright-core driving the system's Chromium)
 and checks the daemon's side of it from here: what the fake MX saw, the
 attempts and statuses in the store, and the refusals of cross-site requests.
+test_domains_page adds sender domains with `posthaste domain add` and serves
+their records from nsd (one domain without its DKIM keys, until the browser's
+"Check now").
 
 Screenshots of every page go to $PH_ARTIFACTS, or build/test-artifacts/
 dashboard/ in the repository. The browser driver's packages are installed
@@ -32,6 +35,7 @@ import pytest
 
 from phclient import db
 from test_delivery import RCPT_DOMAIN, status, submit, wait_events, world  # noqa: F401
+from test_domains import HOST, wait_domain
 
 REPO = Path(__file__).resolve().parents[2]
 BROWSER_DIR = REPO / "tests" / "browser"
@@ -227,6 +231,62 @@ def test_sign_in_with_api_key_and_wrong_password(dash):
 def test_expired_session_goes_to_login(dash):
     w = dash("dashboard_session_idle = 2s\n")
     drive("expired", w.params(wait_seconds=3))
+
+
+# -- sender domains -----------------------------------------------------------------------
+
+GOOD_DOMAIN = "shop.example.test"  # every record published: verified
+BAD_DOMAIN = "news.example.test"  # DKIM keys missing from DNS at first: not verified
+
+
+def add_domain(d, name):
+    """`posthaste domain add` for the dashboard's account: the keys' selectors and records."""
+    return d.cli_json("domain", "add", name, "--account", d.acct["account"], "--ip", "127.0.0.1",
+                      "--hostname", HOST)
+
+
+def publish_domain(dnssrv, name, records, skip=()):
+    """Serve domain add's records (those whose purpose is not in skip) in name's zone."""
+    recs = [("@", "MX", f"10 mx.{name}."), ("mx", "A", "127.0.0.3")]
+    for r in records:
+        if r["purpose"] not in skip:
+            recs.append((r["name"][: -len(name)].rstrip(".") or "@", r["type"], r["value"]))
+    return dnssrv.zone(name, recs)
+
+
+def verify_domain(d, dnssrv, name):
+    p = d.cli("domain", "verify", name, "--dns", dnssrv.dns_arg, "--hostname", HOST, "--json")
+    return p.returncode, json.loads(p.stdout)
+
+
+def test_domains_page(dash):
+    w = dash()
+    d, dnssrv = w.d, w.world.dns
+    good = add_domain(d, GOOD_DOMAIN)
+    bad = add_domain(d, BAD_DOMAIN)
+    publish_domain(dnssrv, GOOD_DOMAIN, good["records"])
+    publish_domain(dnssrv, BAD_DOMAIN, bad["records"], skip=("dkim",))
+    rc, out = verify_domain(d, dnssrv, GOOD_DOMAIN)
+    assert rc == 0 and out["verified"] is True, out
+    rc, out = verify_domain(d, dnssrv, BAD_DOMAIN)
+    assert rc == 1 and out["verified"] is False, out
+    before = wait_domain(d, w.key, BAD_DOMAIN, False)
+    assert [c for c in before["checks"] if c["check"] == "dkim" and c["result"] == "fail"], before
+
+    params = w.params(good_domain=GOOD_DOMAIN, bad_domain=BAD_DOMAIN,
+                      good_selectors=good["selectors"], bad_selectors=bad["selectors"],
+                      added_domain="new.example.test")
+    drive("domains", params)
+    # The form added a third domain, with its records (shown on the page).
+    r = d.http("GET", "/api/v1/domains/new.example.test", token=w.key)
+    assert r.status == 200 and r.json()["verified"] is False, r
+
+    # The missing DKIM keys are published; "Check now" finds them.
+    publish_domain(dnssrv, BAD_DOMAIN, bad["records"])
+    drive("domains_check", params)
+    after = wait_domain(d, w.key, BAD_DOMAIN, True, timeout=5)
+    assert after["checked_at"] != before["checked_at"]
+    assert all(c["result"] == "pass" for c in after["checks"]), after["checks"]
 
 
 # -- cross-site requests ------------------------------------------------------------------

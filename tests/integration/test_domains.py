@@ -203,6 +203,11 @@ def test_domains_through_the_api_and_the_periodic_recheck(dns, mx_port, posthast
     assert d.http("GET", "/api/v1/domains", token=other).json() == []
     lst = d.http("GET", "/api/v1/domains", token=key).json()
     assert [x["domain"] for x in lst] == [name] and lst[0]["verified"] is False
+    dkim = lst[0]["dkim_keys"]
+    assert sorted(k["algorithm"] for k in dkim) == ["ed25519-sha256", "rsa-sha256"]
+    assert {k["selector"] for k in dkim} == {x["name"].split(".")[0] for x in records
+                                             if x["purpose"] == "dkim"}
+    assert lst[0]["keys"] == ",".join(f"{k['selector']}:{k['algorithm']}" for k in dkim)
 
     recs = [("@", "MX", "10 mx.api.example.test."), ("mx", "A", "127.0.0.3")]
     for x in records:
@@ -211,6 +216,7 @@ def test_domains_through_the_api_and_the_periodic_recheck(dns, mx_port, posthast
     assert d.http("POST", f"/api/v1/domains/{name}/verify", token=key).status == 202
     got = wait_domain(d, key, name, True)
     assert all(c["result"] == "pass" for c in got["checks"]), got["checks"]
+    assert {k["state"] for k in got["dkim_keys"]} == {"active"}
     send = {"from": f"hello@{name}", "to": ["a@example.net"], "subject": "s", "text": "t"}
     assert d.http("POST", "/api/v1/messages", token=key, body=send).status == 201
     # the keys vanish from DNS: the periodic re-check takes the domain away

@@ -2,10 +2,10 @@
 // session check at start-up, the header, and the hand-off to each page.
 //
 // Routes: / and /activity (Activity), /messages/<id>[?recipient=] (Message),
-// /statistics, /queue, /login. Every page exports render(ctx); ctx carries
-// the <main> element, the route's parameters and query, navigate(), and
-// alive(), false once the user has moved on (pages check it after each await
-// so a slow answer never paints over a newer page).
+// /statistics, /queue, /domains, /login. Every page exports render(ctx);
+// ctx carries the <main> element, the route's parameters and query,
+// navigate(), and alive(), false once the user has moved on (pages check it
+// after each await so a slow answer never paints over a newer page).
 
 import { loadSession, currentSession, logout, onSessionEnded, SessionEnded } from './api.js';
 import { h, clear, errorBox } from './dom.js';
@@ -14,12 +14,14 @@ import * as activityPage from './activity.js';
 import * as messagePage from './message.js';
 import * as statisticsPage from './statistics.js';
 import * as queuePage from './queue.js';
+import * as domainsPage from './domains.js';
 
 const ROUTES = [
   { re: /^\/(?:activity)?$/, page: activityPage, section: 'activity' },
   { re: /^\/messages\/([^/]+)$/, page: messagePage, section: 'activity' },
   { re: /^\/statistics$/, page: statisticsPage, section: 'statistics' },
   { re: /^\/queue$/, page: queuePage, section: 'queue' },
+  { re: /^\/domains$/, page: domainsPage, section: 'domains' },
   { re: /^\/login$/, page: loginPage, section: null, public: true },
 ];
 
