@@ -413,10 +413,11 @@ daemon_serve_main(int argc, char **argv)
 		event_add(s.cmd_timer, &tv);
 	}
 
-	log_info("daemon start version=%s smtp=%s%s%s http=%s data_dir=%s hostname=%s", PH_VERSION,
-		 s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
-		 s.cfg.smtps_listen ? s.cfg.smtps_listen : "", s.cfg.http_listen, s.cfg.data_dir,
-		 s.cfg.hostname);
+	log_info("daemon start version=%s smtp=%s%s%s http=%s%s%s data_dir=%s hostname=%s",
+		 PH_VERSION, s.cfg.smtp_listen, s.cfg.smtps_listen ? " smtps=" : "",
+		 s.cfg.smtps_listen ? s.cfg.smtps_listen : "", s.cfg.http_listen,
+		 s.cfg.https_listen ? " https=" : "", s.cfg.https_listen ? s.cfg.https_listen : "",
+		 s.cfg.data_dir, s.cfg.hostname);
 	log_flush(); /* the start-up story is out before the first client */
 	event_base_dispatch(s.base);
 

@@ -404,6 +404,7 @@ def test_https_listener_sets_secure_cookies(posthaste):
         finally:
             c.close()
 
+    d.wait_for_log(f"http=127.0.0.1:{d.http_port} https=127.0.0.1:{port} ")
     st, hdrs, _ = req("GET", "/")
     assert st == 200 and hdrs["Content-Type"].startswith("text/html")
     # Over TLS the origin is https://: the http:// one is another origin.
