@@ -13,7 +13,9 @@
 // Parameters (PH_DASH, JSON): base_url, username, password, api_key,
 // artifacts, message (public id), subject, delivered / bounced / deferred
 // (recipient addresses), queue_id (the fake MX's), mx_host, remote_ip,
-// wait_seconds (expired), domain (statistics), good_domain / bad_domain /
+// wait_seconds (expired), domain (statistics), totals_all / totals_domain
+// (statistics: the totals cards, {label: value}, for all domains and for
+// domain), good_domain / bad_domain /
 // good_selectors / bad_selectors / added_domain (domains, domains_check: a
 // verified sender domain, one whose DKIM keys are not in DNS, and one to add).
 //
@@ -125,6 +127,40 @@ async function audit(page, what) {
     return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   });
   if (violations.length) fail(`accessibility of ${what}`, 'no WCAG 2.1 AA violations', violations.join('\n            '));
+}
+
+/** The message page's tabs: name selected (aria-selected), its panel the one shown. */
+async function selectedTab(page, name, what) {
+  const r = await poll(async () => {
+    const tabs = await page.getByRole('tab').evaluateAll((ts) => ts.map((t) => `${t.textContent}=${t.getAttribute('aria-selected')}`));
+    const ok = tabs.includes(`${name}=true`) && tabs.filter((t) => t.endsWith('=true')).length === 1;
+    return { ok, seen: tabs.join(', ') || '(no tabs)' };
+  });
+  if (!r.ok) fail(`${what}: selected tab`, `${name}=true, the others false`, r.seen);
+  await visible(page.getByRole('tabpanel', { name }), `${name} panel (${what})`);
+  const shown = await page.getByRole('tabpanel').count();
+  if (shown !== 1) fail(`${what}: tab panels shown`, `only ${name}`, `${shown} panels`);
+}
+
+/** Waits until the page's query has want's parameters (null: absent). */
+async function atQuery(page, want, what, timeout = WAIT) {
+  const r = await poll(async () => {
+    const u = new URL(page.url());
+    const ok = Object.entries(want).every(([k, v]) => u.searchParams.get(k) === v);
+    return { ok, seen: u.pathname + u.search };
+  }, timeout);
+  if (!r.ok) fail(`${what}: wrong address`, `query ${JSON.stringify(want)}`, r.seen);
+}
+
+/** The Statistics totals cards as {label: value}, once they equal want. */
+async function expectTotals(page, want, what) {
+  const r = await poll(async () => {
+    if ((await page.locator('.stats-body[aria-busy="false"]').count()) !== 1) return { ok: false, seen: 'still loading' };
+    const got = await page.locator('.stat-grid .stat').evaluateAll((els) => Object.fromEntries(els.map((e) =>
+      [e.querySelector('.stat-label').textContent, e.querySelector('.stat-value').textContent])));
+    return { ok: Object.entries(want).every(([k, v]) => got[k] === String(v)), seen: JSON.stringify(got) };
+  });
+  if (!r.ok) fail(what, JSON.stringify(want), r.seen);
 }
 
 async function heading(page, name) {
@@ -296,6 +332,7 @@ const scenarios = {
     const back = await poll(async () => ({ ok: (await timeline.getAttribute('aria-selected')) === 'true', seen: 'Timeline not selected' }));
     if (!back.ok) fail('ArrowLeft on the Transcript tab', 'Timeline selected', back.seen);
     await page.keyboard.press('ArrowRight');
+    await atQuery(page, { recipient: P.delivered, tab: 'transcript' }, 'the open tab in the URL');
     await shot(page, 'transcript');
 
     // Evidence: copy for the recipient's IT, and the download link.
@@ -315,6 +352,39 @@ const scenarios = {
     const dlPath = path.join(artifacts, `${scenario}-${download.suggestedFilename()}`);
     await download.saveAs(dlPath);
     await shot(page, 'copied');
+
+    // A link with tab=transcript opens the transcript; a reload keeps it.
+    const shared = `/messages/${encodeURIComponent(P.message)}?recipient=${encodeURIComponent(P.delivered)}&tab=transcript`;
+    await page.goto(P.base_url + shared, { waitUntil: 'domcontentloaded', timeout: WAIT_MAX });
+    if (P.subject) await heading(page, P.subject);
+    await selectedTab(page, 'Transcript', 'opened from a link with tab=transcript');
+    await visible(page.getByRole('tabpanel', { name: 'Transcript' }).locator('.tline-reply', { hasText: reply }), 'the reply line (shared link)');
+    await audit(page, 'the transcript opened from a link');
+    await shot(page, 'shared-transcript');
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await selectedTab(page, 'Transcript', 'after a reload');
+    // Timeline, the default, takes the parameter out of the URL.
+    await page.getByRole('tab', { name: 'Timeline' }).click();
+    await selectedTab(page, 'Timeline', 'after a click on Timeline');
+    await atQuery(page, { recipient: P.delivered, tab: null }, 'Timeline in the URL');
+    // Switching tabs replaces the history entry (no new ones): Back from
+    // another page returns to the message as it was left.
+    await page.getByRole('tab', { name: 'Transcript' }).click();
+    await atQuery(page, { recipient: P.delivered, tab: 'transcript' }, 'Transcript in the URL');
+    await page.getByRole('link', { name: '← Activity' }).click();
+    await heading(page, 'Activity');
+    await page.goBack({ waitUntil: 'domcontentloaded' });
+    await atQuery(page, { recipient: P.delivered, tab: 'transcript' }, 'Back to the message');
+    await selectedTab(page, 'Transcript', 'Back to the message');
+    await page.goForward({ waitUntil: 'domcontentloaded' });
+    await atPath(page, /^\/activity$/, 'Forward to Activity');
+    await heading(page, 'Activity');
+    await page.goBack({ waitUntil: 'domcontentloaded' });
+    await selectedTab(page, 'Transcript', 'Back from Activity');
+    await page.getByRole('tab', { name: 'Timeline' }).click();
+    await atQuery(page, { recipient: P.delivered, tab: null }, 'Timeline again');
+    if (new URL(page.url()).search.includes('tab=')) fail('URL after Timeline', 'no tab parameter', page.url());
+    await selectedTab(page, 'Timeline', 'Timeline again');
     result({ clipboard: clip, download: dlPath, suggested: download.suggestedFilename() });
   },
 
@@ -395,6 +465,15 @@ const scenarios = {
     await hasText(page.locator('.rcpt-summary'), 'deferred', 'the deferred status');
     await hasText(page.locator('.rcpt-summary'), /Next attempt \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'the next attempt time');
     await shot(page, 'deferred');
+
+    // The open tab stays open, and in the URL, when the recipient changes.
+    await page.getByRole('tab', { name: 'Transcript' }).click();
+    await atQuery(page, { recipient: P.deferred, tab: 'transcript' }, 'Transcript of the deferred recipient');
+    await picker.selectOption(P.bounced);
+    await atQuery(page, { recipient: P.bounced, tab: 'transcript' }, 'picker keeps the tab in the URL');
+    await selectedTab(page, 'Transcript', 'after switching recipients');
+    await hasText(page.getByRole('tabpanel', { name: 'Transcript' }), '550 5.1.1', 'the 550 reply in the transcript');
+    await shot(page, 'bounced-transcript');
   },
 
   async queue_retry(page) {
@@ -454,7 +533,63 @@ const scenarios = {
     const domains = await visible(page.getByRole('table', { name: /by domain/i }), 'domain table');
     await visible(domains.getByRole('rowheader', { name: P.domain || 'example.net', exact: true }), 'domain row');
     await hasText(page.locator('.stat-grid'), /acceptance rate/i, 'totals');
+    if (P.totals_all) await expectTotals(page, P.totals_all, 'totals of all domains');
     await shot(page, 'statistics');
+
+    // The recipient-domain filter: "All domains", then the domains largest
+    // first; choosing one narrows everything in place (focus stays on the
+    // select) and puts it in the URL.
+    const dom = P.domain || 'example.net';
+    const filter = await visible(page.getByLabel('Recipient domain', { exact: true }), 'Recipient domain select');
+    const options = await filter.locator('option').allInnerTexts();
+    const listed = await domains.locator('tbody th').allInnerTexts();
+    if (options[0] !== 'All domains' || options.slice(1).join() !== listed.join() || !listed.includes(dom)) {
+      fail('Recipient domain options', `All domains, ${listed.join(', ')} (with ${dom})`, options.join(', '));
+    }
+    await filter.focus();
+    await filter.selectOption(dom);
+    await atQuery(page, { domain: dom }, 'domain in the URL');
+    if (P.totals_domain) await expectTotals(page, P.totals_domain, `totals at ${dom}`);
+    if (P.totals_all && P.totals_domain && P.totals_all.Delivered === P.totals_domain.Delivered) {
+      fail('totals', 'different numbers for one domain and for all', JSON.stringify([P.totals_all, P.totals_domain]));
+    }
+    const focusedSel = await page.evaluate(() => document.activeElement && document.activeElement.tagName + ':' + document.activeElement.value);
+    if (focusedSel !== `SELECT:${dom}`) fail('focus after choosing a domain', `on the select (${dom})`, focusedSel);
+    await hasText(page.getByRole('status'), `Recipients at ${dom}`, 'the change is announced');
+    const narrowed = page.getByRole('table', { name: /by domain/i }).locator('tbody th');
+    const r1 = await poll(async () => {
+      const t = await narrowed.allInnerTexts();
+      return { ok: t.length === 1 && t[0] === dom, seen: t.join(', ') };
+    });
+    if (!r1.ok) fail('domain table with the filter', `only ${dom}`, r1.seen);
+    await hasText(page.getByRole('figure', { name: 'Volume' }), `recipients at ${dom}`, 'the chart summary names the domain');
+    await audit(page, `Statistics for ${dom}`);
+    await shot(page, 'statistics-domain');
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    if (P.totals_domain) await expectTotals(page, P.totals_domain, `totals at ${dom} after a reload`);
+    const kept = await page.getByLabel('Recipient domain', { exact: true }).inputValue();
+    if (kept !== dom) fail('Recipient domain after a reload', dom, kept);
+    // Domains are case-insensitive: the URL takes the list's spelling.
+    await page.goto(`${P.base_url}/statistics?domain=${encodeURIComponent(dom.toUpperCase())}`, { waitUntil: 'domcontentloaded' });
+    await atQuery(page, { domain: dom }, 'an upper-case domain in the URL');
+    if (P.totals_domain) await expectTotals(page, P.totals_domain, `totals at ${dom.toUpperCase()}`);
+    if ((await page.getByLabel('Recipient domain', { exact: true }).inputValue()) !== dom) fail('Recipient domain for an upper-case URL', dom, 'another');
+    await page.getByLabel('Recipient domain', { exact: true }).selectOption({ label: 'All domains' });
+    await atQuery(page, { domain: null }, 'All domains');
+    if (P.totals_all) await expectTotals(page, P.totals_all, 'totals of all domains again');
+
+    // Each domain in the table is a link to its filter; Back undoes it.
+    await page.getByRole('table', { name: /by domain/i }).getByRole('link', { name: dom, exact: true }).click();
+    await atQuery(page, { domain: dom }, 'the domain link');
+    await heading(page, 'Statistics');
+    if (P.totals_domain) await expectTotals(page, P.totals_domain, `totals at ${dom} from the link`);
+    const picked = await page.getByLabel('Recipient domain', { exact: true }).inputValue();
+    if (picked !== dom) fail('Recipient domain after the link', dom, picked);
+    await page.goBack({ waitUntil: 'domcontentloaded' });
+    await atQuery(page, { domain: null }, 'Back from the domain link');
+    if (P.totals_all) await expectTotals(page, P.totals_all, 'totals after Back');
+    if ((await page.getByLabel('Recipient domain', { exact: true }).inputValue()) !== '') fail('Recipient domain after Back', 'All domains', 'a domain');
+    await audit(page, 'Statistics, all domains');
 
     // Charts follow the window's width: each canvas fills its box again.
     const widths = () => canvases.first().evaluate((c) => [c.getBoundingClientRect().width, c.closest('.chart').clientWidth]);
@@ -475,6 +610,17 @@ const scenarios = {
     await atPath(page, /range=30d/, 'range in the URL');
     await visible(page.locator('figure canvas'), 'charts for 30 days');
     await shot(page, 'statistics-30d');
+
+    // The period and the domain are kept together.
+    await page.getByLabel('Recipient domain', { exact: true }).selectOption(dom);
+    await atQuery(page, { range: '30d', domain: dom }, 'domain with the 30-day range');
+    await page.getByText('Last 7 days').click();
+    await atQuery(page, { range: '7d', domain: dom }, 'range with the domain');
+    if (P.totals_domain) await expectTotals(page, P.totals_domain, `totals at ${dom} for 7 days`);
+    await shot(page, 'statistics-7d-domain');
+    await page.getByRole('link', { name: 'Show all domains', exact: true }).click();
+    await atQuery(page, { range: '7d', domain: null }, 'Show all domains');
+    if (P.totals_all) await expectTotals(page, P.totals_all, 'totals of all domains for 7 days');
   },
 
   async domains(page) {

@@ -212,9 +212,35 @@ def test_activity_paging_and_filters(dash):
     drive("paging", w.params())
 
 
+STAT_CARDS = {"Delivered": "delivered", "Bounced": "bounced", "Deferred": "deferred"}
+STATUSES = ("queued", "deferred", "delivered", "bounced", "expired", "suppressed", "deleted")
+
+
+def stats_total(w, domain=None):
+    """The API's totals (last 7 days), for every domain or one."""
+    r = w.d.http("GET", "/api/v1/stats?bucket=hour" + (f"&domain={domain}" if domain else ""), token=w.key)
+    assert r.status == 200, r
+    return r.json()["total"]
+
+
+def cards(total):
+    """What the page's totals cards show for the API's totals."""
+    out = {label: str(total.get(k, 0)) for label, k in STAT_CARDS.items()}
+    out["Received"] = str(sum(total.get(k, 0) for k in STATUSES))
+    return out
+
+
 def test_statistics_page(dash):
     w = dash()
-    drive("statistics", w.params())
+    # The bounce's DSN to the sender's domain is delivered too: 2 delivered in all.
+    wait_until("the DSN delivered", lambda: stats_total(w).get("delivered") == 2)
+    everything = stats_total(w)
+    at_domain = stats_total(w, RCPT_DOMAIN)
+    assert {k: at_domain.get(k, 0) for k in STAT_CARDS.values()} == \
+        {"delivered": 1, "bounced": 1, "deferred": 1}, at_domain
+    assert stats_total(w, RCPT_DOMAIN.upper()) == at_domain  # case-insensitive
+    assert cards(everything) != cards(at_domain)
+    drive("statistics", w.params(totals_all=cards(everything), totals_domain=cards(at_domain)))
 
 
 def test_every_page_and_sign_out(dash):

@@ -1,7 +1,7 @@
 // app.js - the dashboard's entry point: the router (History API), the
 // session check at start-up, the header, and the hand-off to each page.
 //
-// Routes: / and /activity (Activity), /messages/<id>[?recipient=] (Message),
+// Routes: / and /activity (Activity), /messages/<id>[?recipient=&tab=] (Message),
 // /statistics, /queue, /domains, /login. Every page exports render(ctx);
 // ctx carries the <main> element, the route's parameters and query,
 // navigate(), and alive(), false once the user has moved on (pages check it

@@ -1,16 +1,19 @@
-// message.js - the Message page (/messages/<id>?recipient=ADDR): what
-// happened to one recipient of one message. The subject heads the page; a
-// picker chooses the recipient; a Timeline tab lists every event (time, remote
-// host and IP, the reply, TLS) and a Transcript tab shows the SMTP
+// message.js - the Message page (/messages/<id>?recipient=ADDR&tab=transcript):
+// what happened to one recipient of one message. The subject heads the page;
+// a picker chooses the recipient; a Timeline tab lists every event (time,
+// remote host and IP, the reply, TLS) and a Transcript tab shows the SMTP
 // conversations of that recipient's attempts; the Evidence card sums it up
-// for the recipient's IT, with a copy button and a download.
+// for the recipient's IT, with a copy button and a download. The recipient
+// and the open tab (Timeline, the default, has no parameter) are kept in the
+// URL with history.replaceState, so a link shares the view and a reload
+// keeps it without adding history entries.
 
 import { request, apiUrl, SessionEnded } from './api.js';
 import { h, badge, factList, errorBox, uid } from './dom.js';
 import { timeEl, fmtTime, fmtClock, fmtReply, fmtTls, fmtHost, fmtBytes, fmtSender } from './format.js';
 import { tabs } from './tabs.js';
 
-let lastTab = 'timeline';
+const TABS = ['timeline', 'transcript'];
 
 const same = (a, b) => String(a || '').toLowerCase() === String(b || '').toLowerCase();
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -225,7 +228,16 @@ function evidenceCard(id, recipient) {
 
 // -- page -----------------------------------------------------------------------
 
-function recipientSection(ctx, data, recipient) {
+/** The current URL with the query parameter name set to value (or removed). */
+function urlWith(name, value) {
+  const q = new URLSearchParams(window.location.search);
+  if (value) q.set(name, value);
+  else q.delete(name);
+  const s = q.toString();
+  return window.location.pathname + (s ? `?${s}` : '');
+}
+
+function recipientSection(ctx, data, recipient, view) {
   const { detail, events, transcripts } = data;
   const r = detail.recipients.find((x) => same(x.recipient, recipient));
   const mine = events.filter((e) => same(e.recipient || e.rcpt, recipient))
@@ -246,9 +258,12 @@ function recipientSection(ctx, data, recipient) {
       { key: 'timeline', label: 'Timeline', panel: timelineView(mine, showTranscript) },
       { key: 'transcript', label: 'Transcript', panel: transcriptPanel },
     ],
-    selected: lastTab,
+    selected: view.tab,
     onSelect: (k) => {
-      lastTab = k;
+      view.tab = k;
+      if (!ctx.alive()) return;
+      const url = urlWith('tab', k === TABS[0] ? '' : k);
+      if (url !== window.location.pathname + window.location.search) history.replaceState(null, '', url);
     },
   });
 
@@ -295,6 +310,7 @@ export async function render(ctx) {
   const rcpts = detail.recipients || [];
   const wanted = ctx.query.get('recipient');
   let recipient = (rcpts.find((r) => same(r.recipient, wanted)) || rcpts[0] || {}).recipient;
+  const view = { tab: TABS.includes(ctx.query.get('tab')) ? ctx.query.get('tab') : TABS[0] };
 
   ctx.setTitle(detail.subject || '(no subject)');
   const sub = detail.submission || {};
@@ -313,7 +329,7 @@ export async function render(ctx) {
 
   const holder = h('div');
   const paint = () => {
-    holder.replaceChildren(recipient ? recipientSection(ctx, data, recipient) : h('p', { class: 'muted' }, 'This message has no recipients.'));
+    holder.replaceChildren(recipient ? recipientSection(ctx, data, recipient, view) : h('p', { class: 'muted' }, 'This message has no recipients.'));
   };
 
   let picker = null;
@@ -321,9 +337,7 @@ export async function render(ctx) {
     const sel = h('select', { id: 'rcpt-picker' }, rcpts.map((r) => h('option', { value: r.recipient, selected: r.recipient === recipient }, `${r.recipient} — ${r.status}`)));
     sel.addEventListener('change', () => {
       recipient = sel.value;
-      const q = new URLSearchParams(window.location.search);
-      q.set('recipient', recipient);
-      history.replaceState(null, '', `${window.location.pathname}?${q}`);
+      history.replaceState(null, '', urlWith('recipient', recipient));
       paint();
     });
     picker = h('div', { class: 'field field-inline rcpt-picker' }, h('label', { for: 'rcpt-picker' }, 'Recipient'), sel,

@@ -3,6 +3,12 @@
 // for the last 24 hours, 7 days or 30 days (GET /api/v1/stats with a bucket).
 // Every chart has a text alternative: a one-line summary for screen readers
 // and the numbers in a table behind "Show the numbers".
+//
+// A recipient-domain filter (?domain=, the API's domain parameter) narrows
+// everything to one domain: a select lists the domains of the period, largest
+// first, and each domain in the table links to its filter. The select updates
+// the page in place (history.replaceState), so focus stays on it; the links
+// are ordinary links, so Back returns to all domains.
 
 import { request } from './api.js';
 import { h, errorBox, uid } from './dom.js';
@@ -17,6 +23,19 @@ const RANGES = {
 const COUNTS = ['queued', 'deferred', 'delivered', 'bounced', 'expired', 'suppressed', 'deleted'];
 
 const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const same = (a, b) => String(a || '').toLowerCase() === String(b || '').toLowerCase();
+
+/** /statistics with the current range and domain, changed by changes ({range, domain}; '' removes). */
+function statsUrl(changes) {
+  const cur = new URLSearchParams(window.location.search);
+  const q = new URLSearchParams();
+  for (const k of ['range', 'domain']) {
+    const v = k in changes ? changes[k] : cur.get(k);
+    if (v) q.set(k, v);
+  }
+  const s = q.toString();
+  return '/statistics' + (s ? `?${s}` : '');
+}
 
 function rangePicker(ctx, current) {
   const name = uid('range');
@@ -26,10 +45,26 @@ function rangePicker(ctx, current) {
       const id = `${name}-${key}`;
       const input = h('input', { type: 'radio', name, id, value: key, checked: key === current });
       input.addEventListener('change', () => {
-        if (input.checked) ctx.navigate(`/statistics?range=${key}`, { replace: true });
+        if (input.checked) ctx.navigate(statsUrl({ range: key }), { replace: true });
       });
       return h('span', { class: 'segment' }, input, h('label', { for: id }, r.label));
     }));
+}
+
+/** The "Recipient domain" select: "All domains", then fill(domains, current). */
+function domainPicker(onChange) {
+  const id = uid('domain');
+  const sel = h('select', { id, name: 'domain' });
+  sel.addEventListener('change', () => onChange(sel.value));
+  const fill = (domains, current) => {
+    const names = domains.filter((d, i) => domains.findIndex((e) => same(e, d)) === i);
+    if (current && !names.some((d) => same(d, current))) names.push(current);
+    sel.replaceChildren(h('option', { value: '' }, 'All domains'),
+      ...names.map((d) => h('option', { value: d, selected: same(d, current) }, d)));
+    if (!current) sel.value = '';
+  };
+  fill([], '');
+  return { el: h('div', { class: 'field domain-filter' }, h('label', { for: id }, 'Recipient domain'), sel), fill };
 }
 
 function statCard(label, value, cls = '') {
@@ -88,7 +123,7 @@ function domainRows(byDomain) {
   }).sort((a, b) => b.total - a.total || a.domain.localeCompare(b.domain));
 }
 
-function domainTable(rows) {
+function domainTable(rows, current) {
   const max = Math.max(1, ...rows.map((r) => r.total));
   const bar = (r) => {
     const el = h('div', { class: 'dbar', 'aria-hidden': 'true' });
@@ -102,7 +137,7 @@ function domainTable(rows) {
     return el;
   };
   return h('div', { class: 'table-wrap' }, h('table', { class: 'data domain-table' },
-    h('caption', null, 'Recipients by domain, largest first'),
+    h('caption', null, current ? `Recipients by domain: ${current} only` : 'Recipients by domain, largest first'),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Domain'),
       h('th', { scope: 'col', class: 'bar-col' }, h('span', { class: 'visually-hidden' }, 'Share (chart)')),
@@ -111,7 +146,7 @@ function domainTable(rows) {
       h('th', { scope: 'col', class: 'num' }, 'Deferred'),
       h('th', { scope: 'col', class: 'num' }, 'Acceptance'))),
     h('tbody', null, rows.map((r) => h('tr', null,
-      h('th', { scope: 'row', class: 'addr' }, r.domain),
+      h('th', { scope: 'row', class: 'addr' }, current ? r.domain : h('a', { href: statsUrl({ domain: r.domain }), 'data-nav': true }, r.domain)),
       h('td', { class: 'bar-col' }, bar(r)),
       h('td', { class: 'num' }, fmtNum(r.delivered)),
       h('td', { class: 'num' }, fmtNum(r.bounced)),
@@ -120,32 +155,8 @@ function domainTable(rows) {
   ));
 }
 
-export async function render(ctx) {
-  ctx.setTitle('Statistics');
-  const key = RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '24h';
-  const range = RANGES[key];
-  const body = h('div', { class: 'stats-body', 'aria-busy': 'true' }, h('p', { class: 'muted loading' }, 'Loading statistics…'));
-  ctx.main.append(
-    h('div', { class: 'page-head page-head-row' },
-      h('div', null,
-        h('h1', null, 'Statistics'),
-        h('p', { class: 'lede' }, 'Recipients by the time their message was received, and what became of them. Times are UTC.')),
-      rangePicker(ctx, key)),
-    body);
-
-  const nowSec = Math.floor(Date.now() / 1000);
-  let stats;
-  try {
-    stats = await request('GET', '/api/v1/stats', { query: { since: iso(nowSec - range.seconds), bucket: range.bucket } });
-  } catch (e) {
-    if (!ctx.alive()) return;
-    body.setAttribute('aria-busy', 'false');
-    body.replaceChildren(errorBox(`Could not load statistics: ${e.message}`));
-    return;
-  }
-  if (!ctx.alive()) return;
-  body.setAttribute('aria-busy', 'false');
-
+/** Totals, charts and the domain table of one answer of GET /api/v1/stats, into body. */
+function paint(body, stats, range, nowSec, domain) {
   const total = stats.total || {};
   const received = COUNTS.reduce((n, k) => n + (total[k] || 0), 0);
   const cards = h('div', { class: 'stat-grid' },
@@ -162,7 +173,7 @@ export async function render(ctx) {
   const busiest = x.length ? x.reduce((best, t, i) => (cols.received[i] > cols.received[best] ? i : best), 0) : -1;
 
   const volHolder = h('div', { class: 'chart', 'aria-hidden': 'true' });
-  const volSummary = `${range.label}: ${fmtNum(sum(cols.delivered))} delivered, ${fmtNum(sum(cols.bounced))} bounced, ${fmtNum(sum(cols.deferred))} deferred` +
+  const volSummary = `${range.label}${domain ? `, recipients at ${domain}` : ''}: ${fmtNum(sum(cols.delivered))} delivered, ${fmtNum(sum(cols.bounced))} bounced, ${fmtNum(sum(cols.deferred))} deferred` +
     (busiest >= 0 && cols.received[busiest] ? `; the busiest ${unit} was ${formatX(x[busiest], day)} UTC with ${fmtNum(cols.received[busiest])} recipients.` : '.');
   const rows = x.map((t, i) => [formatX(t, day), fmtNum(cols.delivered[i]), fmtNum(cols.bounced[i]), fmtNum(cols.deferred[i])]).filter((r, i) => cols.received[i] || cols.delivered[i] || cols.bounced[i] || cols.deferred[i]);
   const volume = chartFigure('Volume', volSummary, volHolder,
@@ -180,7 +191,10 @@ export async function render(ctx) {
   const domains = domainRows(stats.by_domain);
   const domainSection = h('section', { class: 'card', 'aria-labelledby': 'by-domain' },
     h('h2', { id: 'by-domain', class: 'chart-title' }, 'By recipient domain'),
-    domains.length ? domainTable(domains) : h('p', { class: 'muted' }, 'No recipients in this period.'),
+    domain
+      ? h('p', { class: 'muted small domain-hint' }, `Only recipients at ${domain}. `, h('a', { href: statsUrl({ domain: '' }), 'data-nav': true }, 'Show all domains'))
+      : domains.length > 1 ? h('p', { class: 'muted small domain-hint' }, 'Choose a domain to see only its mail.') : null,
+    domains.length ? domainTable(domains, domain) : h('p', { class: 'muted' }, domain ? `No recipients at ${domain} in this period.` : 'No recipients in this period.'),
     domains.length ? h('p', { class: 'legend small' },
       h('span', { class: 'key key-delivered' }), ' delivered ',
       h('span', { class: 'key key-bounced' }), ' bounced ',
@@ -189,7 +203,7 @@ export async function render(ctx) {
 
   body.replaceChildren(
     cards,
-    h('p', { class: 'muted small' }, `From ${fmtTime(iso(nowSec - range.seconds))} to now.`),
+    h('p', { class: 'muted small' }, `From ${fmtTime(iso(nowSec - range.seconds))} to now${domain ? `, recipients at ${domain} only` : ''}.`),
     h('div', { class: 'chart-grid' }, volume, rateFig),
     domainSection);
 
@@ -210,4 +224,68 @@ export async function render(ctx) {
     yFormat: (v) => `${Math.round(v)}%`,
     series: [{ label: 'Acceptance rate', values: cols.rate, color: COLORS.rate, fill: 'rgba(29,78,216,0.08)' }],
   });
+}
+
+export async function render(ctx) {
+  const key = RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '24h';
+  const range = RANGES[key];
+  let domain = (ctx.query.get('domain') || '').trim();
+  let domains = null; // the period's domains, unfiltered, largest first
+  let seq = 0;
+  const title = () => ctx.setTitle(domain ? `Statistics: ${domain}` : 'Statistics');
+  const status = h('p', { class: 'visually-hidden', role: 'status' });
+  const body = h('div', { class: 'stats-body', 'aria-busy': 'true' }, h('p', { class: 'muted loading' }, 'Loading statistics…'));
+
+  const load = async (announce) => {
+    const mine = ++seq;
+    const current = () => ctx.alive() && mine === seq;
+    const nowSec = Math.floor(Date.now() / 1000);
+    const since = iso(nowSec - range.seconds);
+    body.setAttribute('aria-busy', 'true');
+    let stats, all;
+    try {
+      [stats, all] = await Promise.all([
+        request('GET', '/api/v1/stats', { query: { since, bucket: range.bucket, domain } }),
+        domain && !domains ? request('GET', '/api/v1/stats', { query: { since } }) : null,
+      ]);
+    } catch (e) {
+      if (!current()) return;
+      body.setAttribute('aria-busy', 'false');
+      body.replaceChildren(errorBox(`Could not load statistics: ${e.message}`));
+      return;
+    }
+    if (!current()) return;
+    if (!domain || all) domains = domainRows((all || stats).by_domain).map((r) => r.domain);
+    const listed = domains.find((d) => same(d, domain));
+    if (listed && listed !== domain) {
+      domain = listed; // the spelling of the list: ?domain=EXAMPLE.NET -> example.net
+      history.replaceState(null, '', statsUrl({ domain }));
+      title();
+    }
+    picker.fill(domains, domain);
+    body.setAttribute('aria-busy', 'false');
+    paint(body, stats, range, nowSec, domain);
+    if (announce) {
+      const received = COUNTS.reduce((n, k) => n + ((stats.total || {})[k] || 0), 0);
+      status.textContent = `${domain ? `Recipients at ${domain}` : 'All domains'}: ${fmtNum(received)} received.`;
+    }
+  };
+
+  const picker = domainPicker((value) => {
+    domain = value;
+    history.replaceState(null, '', statsUrl({ domain }));
+    title();
+    load(true);
+  });
+  picker.fill([], domain);
+  title();
+  ctx.main.append(
+    h('div', { class: 'page-head page-head-row' },
+      h('div', null,
+        h('h1', null, 'Statistics'),
+        h('p', { class: 'lede' }, 'Recipients by the time their message was received, and what became of them. Times are UTC.')),
+      h('div', { class: 'stats-controls' }, picker.el, rangePicker(ctx, key))),
+    status,
+    body);
+  await load(false);
 }
