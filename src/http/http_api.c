@@ -90,6 +90,33 @@ time_param(struct evhttp_request *req, struct evkeyvalq *q, const char *k, int64
 	return 0;
 }
 
+/* cursor= and limit= of a paged list (0 and STORE_SEARCH_LIMIT_DEFAULT
+ * when absent); 400 (and -1) when out of range. */
+static int
+page_params(struct evhttp_request *req, struct evkeyvalq *q, int64_t *cursor, unsigned *limit)
+{
+	uint64_t v;
+
+	*cursor = 0;
+	*limit = STORE_SEARCH_LIMIT_DEFAULT;
+	if (param(q, "cursor")) {
+		if (parse_uint(param(q, "cursor"), 1, INT64_MAX, &v) < 0) {
+			http_error(req, 400, "bad_request", "cursor: use next_cursor from a reply");
+			return -1;
+		}
+		*cursor = (int64_t)v;
+	}
+	if (param(q, "limit")) {
+		if (parse_uint(param(q, "limit"), 1, STORE_SEARCH_LIMIT_MAX, &v) < 0) {
+			http_error(req, 400, "bad_request", "limit: a number from 1 to %d",
+				   STORE_SEARCH_LIMIT_MAX);
+			return -1;
+		}
+		*limit = (unsigned)v;
+	}
+	return 0;
+}
+
 static void
 api_search(struct http_server *h, struct evhttp_request *req, int64_t account)
 {
@@ -99,7 +126,6 @@ api_search(struct http_server *h, struct evhttp_request *req, int64_t account)
 	struct evkeyvalq q;
 	struct store_search f;
 	char err[256];
-	uint64_t v;
 	json_t *out;
 
 	if (query_params(req, &q, allowed) < 0)
@@ -111,23 +137,9 @@ api_search(struct http_server *h, struct evhttp_request *req, int64_t account)
 	f.status = param(&q, "status");
 	f.message_id = param(&q, "message_id");
 	if (time_param(req, &q, "since", &f.since_ms) < 0 ||
-	    time_param(req, &q, "until", &f.until_ms) < 0)
+	    time_param(req, &q, "until", &f.until_ms) < 0 ||
+	    page_params(req, &q, &f.cursor, &f.limit) < 0)
 		goto out;
-	if (param(&q, "cursor")) {
-		if (parse_uint(param(&q, "cursor"), 1, INT64_MAX, &v) < 0) {
-			http_error(req, 400, "bad_request", "cursor: use next_cursor from a reply");
-			goto out;
-		}
-		f.cursor = (int64_t)v;
-	}
-	if (param(&q, "limit")) {
-		if (parse_uint(param(&q, "limit"), 1, STORE_SEARCH_LIMIT_MAX, &v) < 0) {
-			http_error(req, 400, "bad_request", "limit: a number from 1 to %d",
-				   STORE_SEARCH_LIMIT_MAX);
-			goto out;
-		}
-		f.limit = (unsigned)v;
-	}
 	out = store_search_messages(h->store, account, &f, err, sizeof(err));
 	if (out == NULL) {
 		http_error(req, 400, "bad_request", "%s", err);
@@ -364,7 +376,8 @@ api_queue_list(struct http_server *h, struct evhttp_request *req, int64_t accoun
 	static const char *const allowed[] = {"status", "cursor", "limit", NULL};
 	struct evkeyvalq q;
 	const char *status;
-	uint64_t cursor = 0, limit = STORE_SEARCH_LIMIT_DEFAULT;
+	int64_t cursor;
+	unsigned limit;
 	json_t *out;
 
 	if (query_params(req, &q, allowed) < 0)
@@ -372,17 +385,12 @@ api_queue_list(struct http_server *h, struct evhttp_request *req, int64_t accoun
 	status = param(&q, "status") ? param(&q, "status") : "deferred";
 	if (strcmp(status, "deferred") != 0 && strcmp(status, "queued") != 0)
 		http_error(req, 400, "bad_request", "status: deferred or queued");
-	else if (param(&q, "cursor") && parse_uint(param(&q, "cursor"), 1, INT64_MAX, &cursor) < 0)
-		http_error(req, 400, "bad_request", "cursor: use next_cursor from a reply");
-	else if (param(&q, "limit") &&
-		 parse_uint(param(&q, "limit"), 1, STORE_SEARCH_LIMIT_MAX, &limit) < 0)
-		http_error(req, 400, "bad_request", "limit: a number from 1 to %d",
-			   STORE_SEARCH_LIMIT_MAX);
-	else if ((out = store_queue_list(h->store, account, status, (int64_t)cursor,
-					 (unsigned)limit)) == NULL)
-		http_error(req, 500, "internal", "the queue cannot be read");
-	else {
-		http_json(req, 200, out);
+	else if (page_params(req, &q, &cursor, &limit) == 0) {
+		out = store_queue_list(h->store, account, status, cursor, limit);
+		if (out == NULL)
+			http_error(req, 500, "internal", "the queue cannot be read");
+		else
+			http_json(req, 200, out);
 		json_decref(out);
 	}
 	evhttp_clear_headers(&q);
