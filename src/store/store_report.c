@@ -667,38 +667,31 @@ store_stats_schema(struct store *st)
 
 /* Counts by (key, status) over [since, until): key is the recipient domain,
  * or with bucket_ms the start of the bucket of received time. From the
- * rollup when the range falls on whole hours, else from the rows. */
+ * rollup when the range falls on whole hours (always, with buckets: the
+ * caller widens their range), else from the rows. */
 static sqlite3_stmt *
 stats_query(struct store *st, int64_t account_id, int64_t since_ms, int64_t until_ms,
 	    const char *domain, int64_t bucket_ms)
 {
-	int rollup = since_ms % HOUR_MS == 0 && until_ms % HOUR_MS == 0;
 	const char *sql;
 	sqlite3_stmt *q;
 
-	if (rollup)
-		sql = bucket_ms ? "SELECT hour / ?5 * ?5 AS k, status, sum(n) FROM stats_hourly"
-				  " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2"
-				  " AND (?3 = 0 OR hour < ?3)"
-				  " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE)"
-				  " GROUP BY k, status HAVING sum(n) > 0 ORDER BY k"
-				: "SELECT domain AS k, status, sum(n) FROM stats_hourly"
-				  " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2"
-				  " AND (?3 = 0 OR hour < ?3)"
-				  " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE) AND ?5 = 0"
-				  " GROUP BY k, status HAVING sum(n) > 0";
+	if (bucket_ms)
+		sql = "SELECT hour / ?5 * ?5 AS k, status, sum(n) FROM stats_hourly"
+		      " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2 AND (?3 = 0 OR hour < ?3)"
+		      " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE)"
+		      " GROUP BY k, status HAVING sum(n) > 0 ORDER BY k";
+	else if (since_ms % HOUR_MS == 0 && until_ms % HOUR_MS == 0)
+		sql = "SELECT domain AS k, status, sum(n) FROM stats_hourly"
+		      " WHERE (?1 = 0 OR account_id = ?1) AND hour >= ?2 AND (?3 = 0 OR hour < ?3)"
+		      " AND (?4 IS NULL OR domain = ?4 COLLATE NOCASE)"
+		      " GROUP BY k, status HAVING sum(n) > 0";
 	else
-		sql = bucket_ms ? "SELECT m.received_ms / ?5 * ?5 AS k, r.status, count(*) FROM"
-				  " messages m JOIN recipients r ON r.message_id = m.id"
-				  " WHERE m.received_ms >= ?2 AND (?3 = 0 OR m.received_ms < ?3)"
-				  " AND (?1 = 0 OR m.account_id = ?1)"
-				  " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
-				  " GROUP BY k, r.status ORDER BY k"
-				: "SELECT r.domain AS k, r.status, count(*) FROM recipients r JOIN"
-				  " messages m ON m.id = r.message_id WHERE (?1 = 0 OR m.account_id = ?1)"
-				  " AND (?2 = 0 OR m.received_ms >= ?2) AND (?3 = 0 OR m.received_ms < ?3)"
-				  " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE) AND ?5 = 0"
-				  " GROUP BY k, r.status";
+		sql = "SELECT r.domain AS k, r.status, count(*) FROM recipients r JOIN messages m"
+		      " ON m.id = r.message_id WHERE (?1 = 0 OR m.account_id = ?1)"
+		      " AND (?2 = 0 OR m.received_ms >= ?2) AND (?3 = 0 OR m.received_ms < ?3)"
+		      " AND (?4 IS NULL OR r.domain = ?4 COLLATE NOCASE)"
+		      " GROUP BY k, r.status";
 	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int64(q, 1, account_id);
@@ -706,7 +699,8 @@ stats_query(struct store *st, int64_t account_id, int64_t since_ms, int64_t unti
 	sqlite3_bind_int64(q, 3, until_ms);
 	if (domain)
 		sqlite3_bind_text(q, 4, domain, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 5, bucket_ms);
+	if (bucket_ms)
+		sqlite3_bind_int64(q, 5, bucket_ms);
 	return q;
 }
 
@@ -857,12 +851,11 @@ store_queue_list(struct store *st, int64_t account_id, const char *status, int64
 	if (sqlite3_prepare_v2(
 		    st->db,
 		    "SELECT r.id, m.public_id, r.rcpt, r.status, r.attempts, m.received_ms,"
-		    " r.next_attempt_ms, m.subject, m.mail_from,"
-		    " (SELECT e.at_ms FROM events e WHERE e.recipient_id = r.id AND e.type <> 'received'"
-		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1),"
-		    " (SELECT e.data FROM events e WHERE e.recipient_id = r.id AND e.type <> 'received'"
-		    "  ORDER BY e.at_ms DESC, e.id DESC LIMIT 1)"
+		    " r.next_attempt_ms, m.subject, m.mail_from, e.at_ms, e.data"
 		    " FROM recipients r CROSS JOIN messages m ON m.id = r.message_id"
+		    " LEFT JOIN events e ON e.id = (SELECT x.id FROM events x"
+		    "  WHERE x.recipient_id = r.id AND x.type <> 'received'"
+		    "  ORDER BY x.at_ms DESC, x.id DESC LIMIT 1)"
 		    " WHERE r.status = ?1 AND (?2 = 0 OR m.account_id = ?2)"
 		    " AND r.message_id <= coalesce((SELECT message_id FROM recipients"
 		    "  WHERE id = ?3), 9223372036854775807) AND r.id < ?3"
