@@ -31,23 +31,33 @@ store_session_schema(struct store *st)
 			      " ip TEXT NOT NULL)");
 }
 
-/* The account's name, for the page header. */
-static int
-account_name(struct store *st, int64_t id, char *out, size_t n)
+/* The session stored under a token's hash, with its account's name: its
+ * row id, or 0 when there is none. */
+static int64_t
+session_row(struct store *st, const char *hash, struct store_session *out)
 {
 	sqlite3_stmt *q;
-	int rc = -1;
+	int64_t id = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT name FROM accounts WHERE id = ?", -1, &q, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT s.id, s.account_id, a.name, s.csrf, s.created_ms, s.seen_ms,"
+			       " s.expires_ms FROM web_sessions s JOIN accounts a ON a.id = s.account_id"
+			       " WHERE s.token_hash = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(out, n, "%s", sqlite3_column_text(q, 0));
-		rc = 0;
+		memset(out, 0, sizeof(*out));
+		id = sqlite3_column_int64(q, 0);
+		out->account_id = sqlite3_column_int64(q, 1);
+		snprintf(out->account, sizeof(out->account), "%s", sqlite3_column_text(q, 2));
+		snprintf(out->csrf, sizeof(out->csrf), "%s", sqlite3_column_text(q, 3));
+		out->created_ms = sqlite3_column_int64(q, 4);
+		out->seen_ms = sqlite3_column_int64(q, 5);
+		out->expires_ms = sqlite3_column_int64(q, 6);
 	}
 	sqlite3_finalize(q);
-	return rc;
+	return id;
 }
 
 static void
@@ -74,7 +84,7 @@ store_session_create(struct store *st, int64_t account_id, int64_t lifetime_ms, 
 		     char token[STORE_TOKEN_LEN + 1], struct store_session *out)
 {
 	sqlite3_stmt *q;
-	char h[STORE_TOKEN_LEN + 1];
+	char h[STORE_TOKEN_LEN + 1], csrf[STORE_TOKEN_LEN + 1];
 	int64_t now = time_now_ms();
 	int rc = -1;
 
@@ -87,11 +97,7 @@ store_session_create(struct store *st, int64_t account_id, int64_t lifetime_ms, 
 	}
 	random_token(token);
 	token_hash(token, h);
-	memset(out, 0, sizeof(*out));
-	random_token(out->csrf);
-	out->account_id = account_id;
-	out->created_ms = out->seen_ms = now;
-	out->expires_ms = now + lifetime_ms;
+	random_token(csrf);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO web_sessions(token_hash, account_id, csrf, created_ms,"
 			       " seen_ms, expires_ms, ip) VALUES(?,?,?,?,?,?,?)",
@@ -99,15 +105,16 @@ store_session_create(struct store *st, int64_t account_id, int64_t lifetime_ms, 
 		return -1;
 	sqlite3_bind_text(q, 1, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, account_id);
-	sqlite3_bind_text(q, 3, out->csrf, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, csrf, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, now);
 	sqlite3_bind_int64(q, 5, now);
-	sqlite3_bind_int64(q, 6, out->expires_ms);
+	sqlite3_bind_int64(q, 6, now + lifetime_ms);
 	sqlite3_bind_text(q, 7, ip, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_DONE)
 		rc = 0;
 	sqlite3_finalize(q);
-	if (rc == 0 && account_name(st, account_id, out->account, sizeof(out->account)) < 0)
+	/* Read back as store_session_get would (the account's name too). */
+	if (rc == 0 && session_row(st, h, out) == 0)
 		rc = -1;
 	return rc;
 }
@@ -117,32 +124,12 @@ store_session_get(struct store *st, const char *token, int64_t idle_ms, struct s
 {
 	sqlite3_stmt *q;
 	char h[STORE_TOKEN_LEN + 1];
-	int64_t now = time_now_ms(), id = 0, touch;
-	int rc = -1;
+	int64_t now = time_now_ms(), id, touch;
 
 	if (strlen(token) != STORE_TOKEN_LEN)
 		return -1;
 	token_hash(token, h);
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT s.id, s.account_id, a.name, s.csrf, s.created_ms, s.seen_ms,"
-			       " s.expires_ms FROM web_sessions s JOIN accounts a ON a.id = s.account_id"
-			       " WHERE s.token_hash = ?",
-			       -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(q, 1, h, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		id = sqlite3_column_int64(q, 0);
-		out->account_id = sqlite3_column_int64(q, 1);
-		snprintf(out->account, sizeof(out->account), "%s", sqlite3_column_text(q, 2));
-		snprintf(out->csrf, sizeof(out->csrf), "%s", sqlite3_column_text(q, 3));
-		out->created_ms = sqlite3_column_int64(q, 4);
-		out->seen_ms = sqlite3_column_int64(q, 5);
-		out->expires_ms = sqlite3_column_int64(q, 6);
-		rc = 0;
-	}
-	sqlite3_finalize(q);
-	if (rc < 0)
+	if ((id = session_row(st, h, out)) == 0)
 		return -1;
 	if (now >= out->expires_ms || now - out->seen_ms >= idle_ms) {
 		store_session_delete(st, token);
