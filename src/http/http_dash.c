@@ -92,15 +92,16 @@ send_asset(struct evhttp_request *req, const struct http_asset *a, const char *c
 {
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+	const char *type = asset_type(a->path);
 	char etag[48];
 	struct evbuffer *out;
 
 	snprintf(etag, sizeof(etag), "\"%s\"", a->etag);
-	evhttp_add_header(oh, "Content-Type", asset_type(a->path));
+	evhttp_add_header(oh, "Content-Type", type);
 	evhttp_add_header(oh, "Cache-Control", cache);
 	evhttp_add_header(oh, "ETag", etag);
 	security_headers(oh);
-	if (strcmp(asset_type(a->path), "text/html; charset=utf-8") == 0)
+	if (strncmp(type, "text/html", 9) == 0)
 		evhttp_add_header(oh, "Content-Security-Policy", DASH_CSP);
 	if (inm && strcmp(inm, etag) == 0) {
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
@@ -262,14 +263,13 @@ client_ip(struct evhttp_request *req, char *buf, size_t n)
 
 /* Check {"username","password"} or {"api_key"}: the account id, or 0. */
 static int64_t
-login_check(struct http_server *h, json_t *body, const char **user)
+login_check(struct http_server *h, json_t *body)
 {
 	const char *u = json_string_value(json_object_get(body, "username"));
 	const char *p = json_string_value(json_object_get(body, "password"));
 	const char *k = json_string_value(json_object_get(body, "api_key"));
 	int64_t id = 0;
 
-	*user = u;
 	if (k && store_auth_api_key(h->store, k, &id) < 0)
 		id = 0;
 	else if (u && p && store_auth_smtp(h->store, u, p, &id) < 0)
@@ -330,7 +330,7 @@ dash_login(struct http_server *h, struct evhttp_request *req)
 			   "too many failed sign-ins: try again in %lld ms", (long long)wait);
 		goto out;
 	}
-	id = login_check(h, body, &user);
+	id = login_check(h, body);
 	if (id == 0) {
 		int64_t n;
 

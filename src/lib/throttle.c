@@ -31,21 +31,27 @@ throttle_free(struct throttle *t)
 	strmap_free(&t->fails);
 }
 
-static int64_t
-fail_count(struct throttle *t, const char *prefix, const char *key, int64_t now)
+/* The entry of a key's recent failures, or NULL (an old one is forgotten). */
+static struct strmap_entry *
+recent(struct throttle *t, const char *prefix, const char *key, int64_t now)
 {
 	char k[320];
 	struct strmap_entry *e;
 
 	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	e = strmap_get(&t->fails, k, 0);
-	if (e == NULL)
-		return 0;
-	if (now - e->stamp_ms > THROTTLE_FORGET_MS) {
+	if ((e = strmap_get(&t->fails, k, 0)) != NULL && now - e->stamp_ms > THROTTLE_FORGET_MS) {
 		strmap_del(&t->fails, k);
-		return 0;
+		e = NULL;
 	}
-	return e->count;
+	return e;
+}
+
+static int64_t
+fail_count(struct throttle *t, const char *prefix, const char *key, int64_t now)
+{
+	struct strmap_entry *e = recent(t, prefix, key, now);
+
+	return e ? e->count : 0;
 }
 
 static void
@@ -78,12 +84,10 @@ delay_for(int64_t n)
 static int64_t
 wait_left(struct throttle *t, const char *prefix, const char *key, int64_t now)
 {
-	char k[320];
-	struct strmap_entry *e;
+	struct strmap_entry *e = recent(t, prefix, key, now);
 	int64_t left;
 
-	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	if ((e = strmap_get(&t->fails, k, 0)) == NULL || e->count <= 0)
+	if (e == NULL || e->count <= 0)
 		return 0;
 	left = delay_for(e->count - 1) - (now - e->stamp_ms);
 	return left > 0 ? left : 0;
