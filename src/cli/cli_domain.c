@@ -32,12 +32,65 @@ domain_usage(void)
 	return 2;
 }
 
-static void
-default_hostname(char *out, size_t n)
+/* What the domain subcommands take: DOMAIN, --data-dir and --json always,
+ * and the options named in opts. */
+enum { ARG_ACCOUNT = 1, ARG_IP = 2, ARG_DNS = 4, ARG_HOSTNAME = 8 };
+struct domain_args {
+	const char *data_dir, *domain, *account, *dns;
+	char hostname[256]; /* --hostname, or this machine's name */
+	char ips[512];      /* the --ip addresses, comma-separated */
+	int json;
+};
+
+/* 0, or the exit status after saying what is wrong. */
+static int
+domain_args(int argc, char **argv, unsigned opts, struct domain_args *a)
 {
-	if (gethostname(out, n) < 0)
-		snprintf(out, n, "localhost");
-	out[n - 1] = '\0';
+	const char *host = NULL;
+
+	memset(a, 0, sizeof(*a));
+	a->data_dir = CLI_DEFAULT_DATA_DIR;
+	for (int i = 2; i < argc; i++) {
+		const char *opt = argv[i];
+		int more = i + 1 < argc;
+
+		if (cli_take_data_dir(argc, argv, &i, &a->data_dir))
+			continue;
+		if (strcmp(opt, "--json") == 0)
+			a->json = 1;
+		else if ((opts & ARG_ACCOUNT) && strcmp(opt, "--account") == 0 && more)
+			a->account = argv[++i];
+		else if ((opts & ARG_DNS) && strcmp(opt, "--dns") == 0 && more)
+			a->dns = argv[++i];
+		else if ((opts & ARG_HOSTNAME) && strcmp(opt, "--hostname") == 0 && more)
+			host = argv[++i];
+		else if ((opts & ARG_IP) && strcmp(opt, "--ip") == 0 && more) {
+			unsigned char bin[16];
+			const char *ip = argv[++i];
+
+			if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1) {
+				fprintf(stderr, "posthaste: --ip %s is not an IP address\n", ip);
+				return 2;
+			}
+			if (strlen(a->ips) + strlen(ip) + 2 >= sizeof(a->ips)) {
+				fprintf(stderr, "posthaste: too many --ip addresses\n");
+				return 2;
+			}
+			if (a->ips[0])
+				strncat(a->ips, ",", sizeof(a->ips) - strlen(a->ips) - 1);
+			strncat(a->ips, ip, sizeof(a->ips) - strlen(a->ips) - 1);
+		} else if (opt[0] == '-' || a->domain)
+			return domain_usage();
+		else
+			a->domain = opt;
+	}
+	if (a->domain == NULL || ((opts & ARG_ACCOUNT) && a->account == NULL))
+		return domain_usage();
+	if (host)
+		snprintf(a->hostname, sizeof(a->hostname), "%s", host);
+	else
+		host_name(a->hostname, sizeof(a->hostname));
+	return 0;
 }
 
 /* A record as a zone-file line; TXT values as strings of <= 255 octets. */
@@ -63,83 +116,58 @@ print_record(const json_t *r)
 		printf("  %-44s (already have SPF? add the ip4:/ip6: terms to it instead)\n", "");
 }
 
+/* The records of a reply from domain_create or domain_rotate. */
+static void
+print_records(const json_t *out)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(json_object_get(out, "records"), i, r)
+	{
+		print_record(r);
+	}
+}
+
 static int
 domain_add(int argc, char **argv)
 {
-	const char *data_dir = CLI_DEFAULT_DATA_DIR, *domain = NULL, *acct = NULL, *host = NULL;
-	char hostname[256], ips[512] = "", err[512];
-	int json = 0;
+	struct domain_args a;
+	char err[512];
 	int64_t account_id;
 	struct store *st;
 	json_t *out;
+	int rc;
 
-	for (int i = 2; i < argc; i++) {
-		if (cli_take_data_dir(argc, argv, &i, &data_dir))
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "--account") == 0 && i + 1 < argc)
-			acct = argv[++i];
-		else if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc)
-			host = argv[++i];
-		else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc) {
-			unsigned char a[16];
-			const char *ip = argv[++i];
-
-			if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) {
-				fprintf(stderr, "posthaste: --ip %s is not an IP address\n", ip);
-				return 2;
-			}
-			if (strlen(ips) + strlen(ip) + 2 >= sizeof(ips)) {
-				fprintf(stderr, "posthaste: too many --ip addresses\n");
-				return 2;
-			}
-			if (ips[0])
-				strncat(ips, ",", sizeof(ips) - strlen(ips) - 1);
-			strncat(ips, ip, sizeof(ips) - strlen(ips) - 1);
-		} else if (argv[i][0] == '-' || domain)
-			return domain_usage();
-		else
-			domain = argv[i];
-	}
-	if (domain == NULL || acct == NULL)
-		return domain_usage();
-	if (ips[0] == '\0') {
+	if ((rc = domain_args(argc, argv, ARG_ACCOUNT | ARG_IP | ARG_HOSTNAME, &a)) != 0)
+		return rc;
+	if (a.ips[0] == '\0') {
 		fprintf(stderr, "posthaste: give the sending IP addresses with --ip (they go into "
 				"the SPF record)\n");
 		return 2;
 	}
-	if (host)
-		snprintf(hostname, sizeof(hostname), "%s", host);
-	else
-		default_hostname(hostname, sizeof(hostname));
-	if ((st = cli_open_store(data_dir, 0)) == NULL)
+	if ((st = cli_open_store(a.data_dir, 0)) == NULL)
 		return 1;
-	if (store_account_id(st, acct, &account_id) < 0) {
-		fprintf(stderr, "posthaste: no account named '%s'\n", acct);
+	if (store_account_id(st, a.account, &account_id) < 0) {
+		fprintf(stderr, "posthaste: no account named '%s'\n", a.account);
 		store_close(st);
 		return 1;
 	}
-	out = domain_create(st, account_id, domain, ips, hostname, err, sizeof(err));
+	out = domain_create(st, account_id, a.domain, a.ips, a.hostname, err, sizeof(err));
 	store_close(st);
 	if (out == NULL) {
 		fprintf(stderr, "posthaste: %s\n", err);
 		return 1;
 	}
-	if (json) {
-		json_object_set_new(out, "account", json_string(acct));
+	if (a.json) {
+		json_object_set_new(out, "account", json_string(a.account));
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
-		size_t i;
-		json_t *r;
-
-		printf("Domain %s added to account %s. Publish these DNS records:\n\n", domain, acct);
-		json_array_foreach(json_object_get(out, "records"), i, r)
-		{
-			print_record(r);
-		}
-		printf("\nThen run: posthaste domain verify %s\n", domain);
+		printf("Domain %s added to account %s. Publish these DNS records:\n\n", a.domain,
+		       a.account);
+		print_records(out);
+		printf("\nThen run: posthaste domain verify %s\n", a.domain);
 	}
 	json_decref(out);
 	return 0;
@@ -148,55 +176,37 @@ domain_add(int argc, char **argv)
 static int
 domain_verify(int argc, char **argv)
 {
-	const char *data_dir = CLI_DEFAULT_DATA_DIR, *domain = NULL, *fwd = NULL, *host = NULL;
-	char hostname[256], err[512];
+	struct domain_args a;
+	char err[512];
 	struct store_domain dom;
 	struct dns_sync *dns;
 	struct store *st;
 	json_t *checks;
-	int json = 0, verified = 0;
+	int verified = 0, rc;
 
-	for (int i = 2; i < argc; i++) {
-		if (cli_take_data_dir(argc, argv, &i, &data_dir))
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "--dns") == 0 && i + 1 < argc)
-			fwd = argv[++i];
-		else if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc)
-			host = argv[++i];
-		else if (argv[i][0] == '-' || domain)
-			return domain_usage();
-		else
-			domain = argv[i];
-	}
-	if (domain == NULL)
-		return domain_usage();
-	if (host)
-		snprintf(hostname, sizeof(hostname), "%s", host);
-	else
-		default_hostname(hostname, sizeof(hostname));
-	if ((st = cli_open_store(data_dir, 0)) == NULL)
+	if ((rc = domain_args(argc, argv, ARG_DNS | ARG_HOSTNAME, &a)) != 0)
+		return rc;
+	if ((st = cli_open_store(a.data_dir, 0)) == NULL)
 		return 1;
-	if (store_domain_get(st, 0, domain, &dom) < 0) {
+	if (store_domain_get(st, 0, a.domain, &dom) < 0) {
 		fprintf(stderr, "posthaste: no domain %s (add it with posthaste domain add)\n",
-			domain);
+			a.domain);
 		store_close(st);
 		return 1;
 	}
-	if ((dns = dns_sync_new(fwd, err, sizeof(err))) == NULL) {
+	if ((dns = dns_sync_new(a.dns, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "posthaste: %s\n", err);
 		store_close(st);
 		return 1;
 	}
-	checks = domain_check(st, dns, &dom, hostname, &verified);
+	checks = domain_check(st, dns, &dom, a.hostname, &verified);
 	dns_sync_free(dns);
 	store_close(st);
 	if (checks == NULL) {
 		fprintf(stderr, "posthaste: cannot read the domain's keys\n");
 		return 1;
 	}
-	if (json) {
+	if (a.json) {
 		json_t *out = json_pack("{s:s,s:b,s:O}", "domain", dom.domain, "verified", verified,
 					"checks", checks);
 
@@ -227,48 +237,33 @@ domain_verify(int argc, char **argv)
 static int
 domain_keys(int argc, char **argv)
 {
-	const char *data_dir = CLI_DEFAULT_DATA_DIR, *domain = NULL;
+	struct domain_args a;
 	struct store_domain dom;
 	struct store *st;
 	char err[512] = "";
-	int json = 0, rc = 1;
+	int rc;
 
-	for (int i = 2; i < argc; i++) {
-		if (cli_take_data_dir(argc, argv, &i, &data_dir))
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (argv[i][0] == '-' || domain)
-			return domain_usage();
-		else
-			domain = argv[i];
-	}
-	if (domain == NULL)
-		return domain_usage();
-	if ((st = cli_open_store(data_dir, 0)) == NULL)
+	if ((rc = domain_args(argc, argv, 0, &a)) != 0)
+		return rc;
+	rc = 1;
+	if ((st = cli_open_store(a.data_dir, 0)) == NULL)
 		return 1;
-	if (store_domain_get(st, 0, domain, &dom) < 0) {
-		fprintf(stderr, "posthaste: no domain %s\n", domain);
+	if (store_domain_get(st, 0, a.domain, &dom) < 0) {
+		fprintf(stderr, "posthaste: no domain %s\n", a.domain);
 	} else if (strcmp(argv[1], "rotate") == 0) {
 		json_t *out = domain_rotate(st, &dom, err, sizeof(err));
 
 		if (out == NULL) {
 			fprintf(stderr, "posthaste: %s\n", err);
-		} else if (json) {
+		} else if (a.json) {
 			json_dumpf(out, stdout, JSON_INDENT(2));
 			putchar('\n');
 			rc = 0;
 		} else {
-			size_t i;
-			json_t *r;
-
 			printf("New DKIM keys for %s. Publish these records next to the current "
 			       "ones:\n\n",
 			       dom.domain);
-			json_array_foreach(json_object_get(out, "records"), i, r)
-			{
-				print_record(r);
-			}
+			print_records(out);
 			printf("\nThen run: posthaste domain verify %s (the new keys sign once DNS "
 			       "has them)\n",
 			       dom.domain);

@@ -289,9 +289,7 @@ daemon_serve_main(int argc, char **argv)
 	if (s.cfg.hostname == NULL) {
 		char h[256];
 
-		if (gethostname(h, sizeof(h)) < 0)
-			snprintf(h, sizeof(h), "localhost");
-		h[sizeof(h) - 1] = '\0';
+		host_name(h, sizeof(h));
 		s.cfg.hostname = xstrdup(h);
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -195,6 +195,9 @@ void base64_encode(const unsigned char *in, size_t n, struct buf *out);
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void hex_encode(const void *p, size_t n, char *out);
 
+/* --- this machine's name (the default hostname) ---------------------- */
+void host_name(char *out, size_t n);
+
 /* --- privileges -------------------------------------------------------- */
 /* When running as root: become user (or, when it does not exist, the
  * owner of fallback_dir; else "nobody"). Writes the chosen name into
