@@ -161,40 +161,25 @@ page_json(json_t *data, int more, int64_t last)
 	return out;
 }
 
-/* Escape a term for an FTS5 string literal: double every quote. */
+/* term between two wraps, with esc before each of its specials (malloc'd):
+ * an FTS5 string literal doubles its quotes (wrap and esc '"'), a LIKE
+ * pattern escapes its wildcards with '\' (wrap '%'). */
 static char *
-fts_phrase(const char *term)
+quote_term(const char *term, char wrap, const char *specials, char esc)
 {
 	struct buf b;
 
 	buf_init(&b, strlen(term) * 2 + 3);
-	if (buf_puts(&b, "\"") < 0)
-		return buf_steal(&b);
-	for (const char *p = term; *p; p++)
-		if ((*p == '"' ? buf_puts(&b, "\"\"") : buf_append(&b, p, 1)) < 0)
-			break;
-	if (buf_puts(&b, "\"") < 0)
-		log_warn("store fts phrase truncated");
-	return buf_steal(&b);
-}
-
-/* Escape LIKE wildcards with '\'. */
-static char *
-like_pattern(const char *term)
-{
-	struct buf b;
-
-	buf_init(&b, strlen(term) * 2 + 3);
-	if (buf_puts(&b, "%") < 0)
+	if (buf_append(&b, &wrap, 1) < 0)
 		return buf_steal(&b);
 	for (const char *p = term; *p; p++) {
-		if ((*p == '%' || *p == '_' || *p == '\\') && buf_puts(&b, "\\") < 0)
+		if (strchr(specials, *p) && buf_append(&b, &esc, 1) < 0)
 			break;
 		if (buf_append(&b, p, 1) < 0)
 			break;
 	}
-	if (buf_puts(&b, "%") < 0)
-		log_warn("store like pattern truncated");
+	if (buf_append(&b, &wrap, 1) < 0)
+		log_warn("store search term truncated");
 	return buf_steal(&b);
 }
 
@@ -243,12 +228,12 @@ store_search_messages(struct store *st, int64_t account_id, const struct store_s
 		goto fail;
 	if (f->subject) {
 		if (strlen(f->subject) >= 3) {
-			subj = fts_phrase(f->subject);
+			subj = quote_term(f->subject, '"', "\"", '"');
 			if (buf_puts(&sql, " AND m.id IN (SELECT rowid FROM messages_fts WHERE"
 					   " messages_fts MATCH ?)") < 0)
 				goto fail;
 		} else {
-			subj = like_pattern(f->subject);
+			subj = quote_term(f->subject, '%', "%_\\", '\\');
 			if (buf_puts(&sql, " AND m.subject LIKE ? ESCAPE '\\'") < 0)
 				goto fail;
 		}
