@@ -6,7 +6,7 @@
 // cursors seen on the way (kept per search in sessionStorage).
 
 import { request } from './api.js';
-import { h, badge, errorBox } from './dom.js';
+import { h, badge, loadInto } from './dom.js';
 import { timeEl, fmtSender } from './format.js';
 
 export const STATUSES = ['queued', 'deferred', 'delivered', 'bounced', 'expired', 'suppressed', 'deleted'];
@@ -160,19 +160,11 @@ export async function render(ctx) {
     results,
   );
 
-  let page;
-  try {
-    const query = { limit: PAGE_SIZE, cursor };
-    for (const f of FILTERS) query[f] = q.get(f) || '';
-    page = await request('GET', '/api/v1/messages', { query });
-  } catch (e) {
-    if (!ctx.alive()) return;
-    results.setAttribute('aria-busy', 'false');
-    results.replaceChildren(errorBox(`Could not load messages: ${e.message}`));
-    return;
-  }
-  if (!ctx.alive()) return;
-  results.setAttribute('aria-busy', 'false');
+  const query = { limit: PAGE_SIZE, cursor };
+  for (const f of FILTERS) query[f] = q.get(f) || '';
+  const page = await loadInto(results, ctx.alive, 'messages',
+    () => request('GET', '/api/v1/messages', { query }));
+  if (!page) return;
 
   const rows = page.data.flatMap((m) => rowsOf(m, q));
   const filtered = FILTERS.some((f) => q.get(f));

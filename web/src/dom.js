@@ -63,3 +63,25 @@ export function badge(status, extra = '') {
 export function errorBox(message) {
   return h('div', { class: 'notice notice-error', role: 'alert' }, message);
 }
+
+/**
+ * Fill a region from the API: marks el aria-busy while fetch() runs, then
+ * returns its value; on failure shows "Could not load <what>: ..." in el.
+ * Returns null after a failure, or when alive() says the page has moved
+ * on meanwhile (the answer is then dropped).
+ */
+export async function loadInto(el, alive, what, fetch) {
+  el.setAttribute('aria-busy', 'true');
+  let value;
+  try {
+    value = await fetch();
+  } catch (e) {
+    if (!alive()) return null;
+    el.setAttribute('aria-busy', 'false');
+    el.replaceChildren(errorBox(`Could not load ${what}: ${e.message}`));
+    return null;
+  }
+  if (!alive()) return null;
+  el.setAttribute('aria-busy', 'false');
+  return value;
+}

@@ -9,7 +9,7 @@
 // shows the DNS records to publish.
 
 import { request, currentSession, ApiError } from './api.js';
-import { h, errorBox, uid } from './dom.js';
+import { h, uid, loadInto } from './dom.js';
 import { timeEl, fmtTime } from './format.js';
 
 const POLL_MS = 1000;
@@ -275,18 +275,8 @@ export async function render(ctx) {
   };
 
   async function load() {
-    list.setAttribute('aria-busy', 'true');
-    let domains;
-    try {
-      domains = await request('GET', '/api/v1/domains');
-    } catch (e) {
-      if (!ctx.alive()) return;
-      list.setAttribute('aria-busy', 'false');
-      list.replaceChildren(errorBox(`Could not load the domains: ${e.message}`));
-      return;
-    }
-    if (!ctx.alive()) return;
-    list.setAttribute('aria-busy', 'false');
+    let domains = await loadInto(list, ctx.alive, 'the domains', () => request('GET', '/api/v1/domains'));
+    if (!domains) return;
     domains = Array.isArray(domains) ? domains : [];
     summarize(domains);
     cards.clear();

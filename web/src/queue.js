@@ -4,7 +4,7 @@
 // after either, a role="status" line says what happened and the list reloads.
 
 import { request } from './api.js';
-import { h, errorBox } from './dom.js';
+import { h, loadInto } from './dom.js';
 import { timeEl, fmtReply, fmtHost } from './format.js';
 
 const PAGE_SIZE = 100;
@@ -63,18 +63,9 @@ export async function render(ctx) {
   let cursors = ['']; // cursor of each page shown so far; the last is current
 
   async function load() {
-    list.setAttribute('aria-busy', 'true');
-    let page;
-    try {
-      page = await request('GET', '/api/v1/queue', { query: { limit: PAGE_SIZE, cursor: cursors[cursors.length - 1] } });
-    } catch (e) {
-      if (!ctx.alive()) return;
-      list.setAttribute('aria-busy', 'false');
-      list.replaceChildren(errorBox(`Could not load the queue: ${e.message}`));
-      return;
-    }
-    if (!ctx.alive()) return;
-    list.setAttribute('aria-busy', 'false');
+    const page = await loadInto(list, ctx.alive, 'the queue',
+      () => request('GET', '/api/v1/queue', { query: { limit: PAGE_SIZE, cursor: cursors[cursors.length - 1] } }));
+    if (!page) return;
     const rows = page.data || [];
     if (!rows.length) {
       list.replaceChildren(h('div', { class: 'empty' },

@@ -11,7 +11,7 @@
 // are ordinary links, so Back returns to all domains.
 
 import { request } from './api.js';
-import { h, errorBox, uid } from './dom.js';
+import { h, uid, loadInto } from './dom.js';
 import { fmtNum, fmtPct, fmtTime } from './format.js';
 import { lineChart, COLORS, formatX } from './charts.js';
 
@@ -241,20 +241,12 @@ export async function render(ctx) {
     const current = () => ctx.alive() && mine === seq;
     const nowSec = Math.floor(Date.now() / 1000);
     const since = iso(nowSec - range.seconds);
-    body.setAttribute('aria-busy', 'true');
-    let stats, all;
-    try {
-      [stats, all] = await Promise.all([
-        request('GET', '/api/v1/stats', { query: { since, bucket: range.bucket, domain } }),
-        domain && !domains ? request('GET', '/api/v1/stats', { query: { since } }) : null,
-      ]);
-    } catch (e) {
-      if (!current()) return;
-      body.setAttribute('aria-busy', 'false');
-      body.replaceChildren(errorBox(`Could not load statistics: ${e.message}`));
-      return;
-    }
-    if (!current()) return;
+    const got = await loadInto(body, current, 'statistics', () => Promise.all([
+      request('GET', '/api/v1/stats', { query: { since, bucket: range.bucket, domain } }),
+      domain && !domains ? request('GET', '/api/v1/stats', { query: { since } }) : null,
+    ]));
+    if (!got) return;
+    const [stats, all] = got;
     if (!domain || all) domains = domainRows((all || stats).by_domain).map((r) => r.domain);
     const listed = domains.find((d) => same(d, domain));
     if (listed && listed !== domain) {
@@ -263,7 +255,6 @@ export async function render(ctx) {
       title();
     }
     picker.fill(domains, domain);
-    body.setAttribute('aria-busy', 'false');
     paint(body, stats, range, nowSec, domain);
     if (announce) {
       const received = COUNTS.reduce((n, k) => n + ((stats.total || {})[k] || 0), 0);
